@@ -1,0 +1,1 @@
+//! Hale core (work in progress).

@@ -1,0 +1,1 @@
+//! Resilience policies for the calls agents make (work in progress).
