@@ -1,0 +1,298 @@
+//! Healing events: one stream that says what the supervisors did.
+//!
+//! Every start, exit, restart, stop, give-up and shutdown in a tree becomes a
+//! [`HealingEvent`]: serde-serializable, stamped with the wall-clock time and
+//! the path of the node it is about. Each event goes two ways at once:
+//!
+//! - to every subscriber of the tree's [`EventBus`], over an unbounded channel,
+//!   so a subscriber never loses an event however far it falls behind
+//!   (metrics, reports and audit trails are built on this);
+//! - to `tracing`, under the target `hale::healing`, at `warn` for abnormal
+//!   exits and failed restarts, `error` for a supervisor giving up, and `info`
+//!   otherwise.
+//!
+//! A whole tree shares one bus: nested supervisors inherit their parent's.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use hale_core::{EventBus, HealingEventKind};
+//!
+//! let bus = EventBus::new();
+//! let mut events = bus.subscribe();
+//! bus.emit(&hale_core::ChildPath::root("root"), HealingEventKind::SupervisorStarted { children: 0 });
+//! let event = events.recv().await.unwrap();
+//! assert_eq!(event.path.to_string(), "root");
+//! # }
+//! ```
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::exit::ExitReason;
+use crate::path::ChildPath;
+
+/// One thing a supervisor did or saw, with when and where.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealingEvent {
+    /// Wall-clock time of the event, in milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The node the event is about: a child's path, or a supervisor's own path
+    /// for events about the supervisor itself.
+    pub path: ChildPath,
+    /// What happened.
+    pub kind: HealingEventKind,
+}
+
+/// Why a supervisor stopped a child that was running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopCause {
+    /// `terminate_child` through the administration API.
+    Terminated,
+    /// A sibling failed and the strategy restarts this child with it.
+    GroupRestart,
+    /// The supervisor itself is shutting down.
+    SupervisorShutdown,
+}
+
+/// How a stop requested by a supervisor ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopOutcome {
+    /// The child stopped within its shutdown time.
+    Exited,
+    /// The child did not stop in time (or its shutdown is brutal kill) and was
+    /// killed.
+    Killed,
+    /// The child was killed but did not exit within the kill bound: it is
+    /// stuck in code that never reaches an `.await` (blocking work). The
+    /// supervisor stops waiting for it and goes on; the task is counted here,
+    /// never silently forgotten.
+    Stuck,
+}
+
+/// What happened, in a [`HealingEvent`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HealingEventKind {
+    /// A supervisor started all its initial children.
+    SupervisorStarted {
+        /// How many children it started with.
+        children: usize,
+    },
+    /// A child was started: at boot, by `start_child` or by `restart_child`.
+    ChildStarted,
+    /// A child's start function answered "ignore": its spec is kept (or
+    /// dropped, for a temporary child) with no running child.
+    ChildIgnored,
+    /// A child's start function failed at boot or through the API.
+    StartFailed {
+        /// The start function's error.
+        cause: String,
+    },
+    /// A running child exited by itself.
+    ChildExited {
+        /// The classified reason.
+        reason: ExitReason,
+        /// Whether the supervisor will restart it.
+        will_restart: bool,
+    },
+    /// A child was restarted by its supervisor after an exit (its own or,
+    /// under one_for_all and rest_for_one, a sibling's).
+    ChildRestarted {
+        /// How many times this child has been restarted in all.
+        restarts: u32,
+    },
+    /// Restarting a child failed; the supervisor marks it `restarting` and
+    /// tries again through its own mailbox.
+    RestartFailed {
+        /// The start function's error.
+        cause: String,
+    },
+    /// The supervisor stopped a running child.
+    ChildStopped {
+        /// Why it was stopped.
+        cause: StopCause,
+        /// How the stop ended.
+        outcome: StopOutcome,
+    },
+    /// A child's spec was removed: a temporary child exited, or
+    /// `delete_child` was called.
+    ChildRemoved,
+    /// More restarts than the intensity allows happened within the period:
+    /// the supervisor stops all its children and exits with `shutdown`, and
+    /// its parent decides what that means (escalation).
+    IntensityExceeded {
+        /// The supervisor's intensity (MaxRestarts).
+        intensity: u32,
+        /// The supervisor's period (MaxTime), in milliseconds.
+        period_ms: u64,
+    },
+    /// A significant child exited and the supervisor's auto_shutdown rule
+    /// says the supervisor's job is done.
+    AutoShutdown {
+        /// The significant child whose exit triggered it.
+        child: String,
+    },
+    /// The supervisor exited.
+    SupervisorStopped {
+        /// Its exit reason.
+        reason: ExitReason,
+    },
+}
+
+impl HealingEventKind {
+    fn tracing_level(&self) -> tracing::Level {
+        match self {
+            Self::IntensityExceeded { .. } => tracing::Level::ERROR,
+            Self::ChildExited { reason, .. } if !reason.is_normal() => tracing::Level::WARN,
+            Self::StartFailed { .. }
+            | Self::RestartFailed { .. }
+            | Self::ChildStopped {
+                outcome: StopOutcome::Stuck,
+                ..
+            } => tracing::Level::WARN,
+            _ => tracing::Level::INFO,
+        }
+    }
+}
+
+/// The receiving end of a subscription to an [`EventBus`].
+#[derive(Debug)]
+pub struct EventStream {
+    receiver: mpsc::UnboundedReceiver<HealingEvent>,
+}
+
+impl EventStream {
+    /// The next event, or `None` once the bus and every supervisor using it
+    /// are gone.
+    pub async fn recv(&mut self) -> Option<HealingEvent> {
+        self.receiver.recv().await
+    }
+
+    /// The next event if one is already waiting.
+    pub fn try_recv(&mut self) -> Option<HealingEvent> {
+        self.receiver.try_recv().ok()
+    }
+
+    /// Waits for the first event that satisfies `wanted`, skipping the others,
+    /// for at most `limit` (tokio time, so a paused clock applies). Returns
+    /// `None` if the limit passes or the stream ends first.
+    pub async fn wait_for(
+        &mut self,
+        limit: Duration,
+        mut wanted: impl FnMut(&HealingEvent) -> bool,
+    ) -> Option<HealingEvent> {
+        let search = async {
+            while let Some(event) = self.receiver.recv().await {
+                if wanted(&event) {
+                    return Some(event);
+                }
+            }
+            None
+        };
+        tokio::time::timeout(limit, search).await.ok().flatten()
+    }
+}
+
+/// Fans healing events out to subscribers and to `tracing`.
+///
+/// Cloning a bus gives another handle to the same subscribers.
+#[derive(Clone, Debug, Default)]
+pub struct EventBus {
+    subscribers: Arc<Mutex<Vec<mpsc::UnboundedSender<HealingEvent>>>>,
+}
+
+impl EventBus {
+    /// A bus with no subscribers yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new subscription: it receives every event emitted from now on.
+    pub fn subscribe(&self) -> EventStream {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.lock().push(sender);
+        EventStream { receiver }
+    }
+
+    /// Emits an event about the node at `path` to `tracing` and to every live
+    /// subscriber; subscriptions whose stream was dropped are forgotten.
+    pub fn emit(&self, path: &ChildPath, kind: HealingEventKind) {
+        trace_event(path, &kind);
+        let mut subscribers = self.lock();
+        if subscribers.is_empty() {
+            return;
+        }
+        let event = HealingEvent {
+            timestamp_ms: unix_millis(),
+            path: path.clone(),
+            kind,
+        };
+        subscribers.retain(|subscriber| subscriber.send(event.clone()).is_ok());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::UnboundedSender<HealingEvent>>> {
+        // A panic while holding this lock leaves the list intact: keep using it.
+        self.subscribers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn trace_event(path: &ChildPath, kind: &HealingEventKind) {
+    macro_rules! at_level {
+        ($level:expr) => {
+            tracing::event!(target: "hale::healing", $level, path = %path, event = ?kind)
+        };
+    }
+    match kind.tracing_level() {
+        tracing::Level::ERROR => at_level!(tracing::Level::ERROR),
+        tracing::Level::WARN => at_level!(tracing::Level::WARN),
+        _ => at_level!(tracing::Level::INFO),
+    }
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_subscriber_gets_every_event_and_dropped_ones_are_forgotten() {
+        let bus = EventBus::new();
+        let mut first = bus.subscribe();
+        let second = bus.subscribe();
+        drop(second);
+        let path = ChildPath::root("root").child("a");
+        bus.emit(&path, HealingEventKind::ChildStarted);
+        bus.emit(&path, HealingEventKind::ChildRemoved);
+        assert_eq!(first.recv().await.unwrap().kind, HealingEventKind::ChildStarted);
+        assert_eq!(first.recv().await.unwrap().kind, HealingEventKind::ChildRemoved);
+        assert_eq!(bus.lock().len(), 1);
+    }
+
+    #[test]
+    fn events_round_trip_through_json() {
+        let event = HealingEvent {
+            timestamp_ms: 42,
+            path: ChildPath::root("root").child("worker"),
+            kind: HealingEventKind::ChildExited {
+                reason: ExitReason::Failed("boom".into()),
+                will_restart: true,
+            },
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert!(json.contains(r#""event":"child_exited""#), "{json}");
+        assert_eq!(serde_json::from_str::<HealingEvent>(&json).unwrap(), event);
+    }
+}

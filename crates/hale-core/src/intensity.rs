@@ -1,0 +1,104 @@
+//! The restart-intensity window (OTP's MaxRestarts within MaxTime).
+//!
+//! Before every restart decision the supervisor records "now"; entries older
+//! than the period age out; if more than `intensity` entries remain, the
+//! supervisor gives up. So intensity N allows N restarts in any window of
+//! length `period`, and the N+1-th shuts the supervisor down. Successful runs
+//! never clear the list: entries only age out.
+//!
+//! OTP counts whole seconds; Hale uses tokio's monotonic clock with
+//! sub-second precision (so a paused test clock drives it). As in OTP, an
+//! entry exactly `period` old still counts.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Recent restarts of one supervisor, newest last.
+#[derive(Debug, Clone)]
+pub(crate) struct RestartWindow {
+    intensity: u32,
+    period: Duration,
+    recent: VecDeque<Instant>,
+}
+
+impl RestartWindow {
+    pub(crate) fn new(intensity: u32, period: Duration) -> Self {
+        Self {
+            intensity,
+            period,
+            recent: VecDeque::new(),
+        }
+    }
+
+    /// Records a restart at `now`. Returns `true` if the restart is allowed,
+    /// `false` if the window now holds more than `intensity` restarts.
+    pub(crate) fn record(&mut self, now: Instant) -> bool {
+        while let Some(&oldest) = self.recent.front() {
+            if now.saturating_duration_since(oldest) > self.period {
+                self.recent.pop_front();
+            } else {
+                break;
+            }
+        }
+        self.recent.push_back(now);
+        self.recent.len() <= self.intensity as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn intensity_zero_gives_up_on_the_first_restart() {
+        let mut window = RestartWindow::new(0, Duration::from_secs(5));
+        assert!(!window.record(Instant::now()));
+    }
+
+    #[test]
+    fn entries_age_out_after_the_period() {
+        let start = Instant::now();
+        let mut window = RestartWindow::new(1, Duration::from_secs(5));
+        assert!(window.record(start));
+        assert!(!window.record(start + Duration::from_secs(5)));
+        let mut window = RestartWindow::new(1, Duration::from_secs(5));
+        assert!(window.record(start));
+        assert!(window.record(start + Duration::from_millis(5_001)));
+    }
+
+    /// The reference model: count the restarts (including this one) whose age
+    /// is at most `period`, over the whole history.
+    fn reference_allows(history: &[Duration], intensity: u32, period: Duration) -> bool {
+        let now = *history.last().unwrap_or(&Duration::ZERO);
+        let in_window = history.iter().filter(|&&at| now - at <= period).count();
+        in_window <= intensity as usize
+    }
+
+    proptest! {
+        #[test]
+        fn window_matches_the_reference_model(
+            intensity in 0u32..6,
+            period_ms in 1u64..2_000,
+            gaps_ms in proptest::collection::vec(0u64..1_500, 1..60),
+        ) {
+            let period = Duration::from_millis(period_ms);
+            let start = Instant::now();
+            let mut window = RestartWindow::new(intensity, period);
+            let mut history = Vec::new();
+            let mut elapsed = Duration::ZERO;
+            for gap in gaps_ms {
+                elapsed += Duration::from_millis(gap);
+                history.push(elapsed);
+                let allowed = window.record(start + elapsed);
+                prop_assert_eq!(allowed, reference_allows(&history, intensity, period));
+                if !allowed {
+                    // A supervisor that gives up stops; nothing is recorded after.
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The child spec and the start function's contract.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use ractor::{ActorCell, SpawnErr};
+use serde::{Deserialize, Serialize};
+
+use crate::events::EventBus;
+use crate::exit::ExitReason;
+use crate::path::ChildPath;
+use crate::shutdown::Shutdown;
+use crate::spec::SupervisorSpec;
+
+/// When a child is restarted after it exits (OTP's `restart` field).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Restart {
+    /// Always restarted, whatever the exit reason. The default.
+    #[default]
+    Permanent,
+    /// Restarted only after an abnormal exit; a normal or shutdown exit means
+    /// its job is done.
+    Transient,
+    /// Never restarted; its spec is forgotten when it exits.
+    Temporary,
+}
+
+impl Restart {
+    /// Whether a child with this restart type is restarted after `reason`.
+    pub fn restarts_after(self, reason: &ExitReason) -> bool {
+        match self {
+            Self::Permanent => true,
+            Self::Transient => !reason.is_normal(),
+            Self::Temporary => false,
+        }
+    }
+}
+
+/// Whether a child is a worker or a supervisor (OTP's `type` field). It sets
+/// the default shutdown and is reported by `count_children`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildKind {
+    /// Does the work. Default shutdown: 5 s, then kill.
+    #[default]
+    Worker,
+    /// Supervises a subtree. Default shutdown: infinity.
+    Supervisor,
+}
+
+/// What a start function tells the supervisor.
+#[derive(Debug)]
+pub enum StartOutcome {
+    /// The child runs, linked to the supervisor.
+    Started(ActorCell),
+    /// Nothing to run now (OTP's `ignore`): the spec is kept with no running
+    /// child, or dropped for a temporary child.
+    Ignore,
+}
+
+/// A start function failed. Its text is kept for events and errors.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StartError {
+    message: String,
+}
+
+impl StartError {
+    /// A start error with this description.
+    pub fn new(message: impl fmt::Display) -> Self {
+        Self {
+            message: message.to_string(),
+        }
+    }
+
+    /// The description.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<SpawnErr> for StartError {
+    fn from(error: SpawnErr) -> Self {
+        match error {
+            SpawnErr::StartupFailed(cause) => Self::new(cause),
+            other => Self::new(other),
+        }
+    }
+}
+
+/// The future a start function returns.
+pub type StartFuture = Pin<Box<dyn Future<Output = Result<StartOutcome, StartError>> + Send>>;
+
+type StartFn = Arc<dyn Fn(StartContext) -> StartFuture + Send + Sync>;
+
+/// What a start function gets from the supervisor that calls it.
+#[derive(Clone, Debug)]
+pub struct StartContext {
+    pub(crate) supervisor: ActorCell,
+    pub(crate) path: ChildPath,
+    pub(crate) events: EventBus,
+}
+
+impl StartContext {
+    /// The supervisor: link the new actor to it (`spawn_linked`), or its exits
+    /// are never seen.
+    pub fn supervisor(&self) -> &ActorCell {
+        &self.supervisor
+    }
+
+    /// The child's path in the tree.
+    pub fn path(&self) -> &ChildPath {
+        &self.path
+    }
+
+    /// The tree's event bus.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+}
+
+/// How to start, restart and stop one child.
+///
+/// Build one with [`ChildSpec::new`] (any start function),
+/// [`ChildSpec::actor`] (a ractor actor whose arguments are `Clone`),
+/// [`ChildSpec::supervisor`] (a nested supervisor) or [`ChildSpec::task`] (a
+/// plain async function), then adjust the OTP fields with the builder
+/// methods. Cloning a spec is cheap: the start function is shared.
+#[derive(Clone)]
+pub struct ChildSpec {
+    pub(crate) id: String,
+    start: StartFn,
+    pub(crate) restart: Restart,
+    shutdown: Option<Shutdown>,
+    pub(crate) kind: ChildKind,
+    pub(crate) significant: bool,
+    pub(crate) nested: Option<Arc<SupervisorSpec>>,
+}
+
+impl ChildSpec {
+    /// A child started by `start`, which the supervisor calls at boot and at
+    /// every restart. It must spawn a fresh actor linked to
+    /// [`StartContext::supervisor`] and return once that actor is running
+    /// ([`StartOutcome::Started`]), or answer [`StartOutcome::Ignore`], or
+    /// fail with a [`StartError`]. A panic inside `start` is caught and
+    /// treated as a start error.
+    pub fn new<F, Fut>(id: impl Into<String>, start: F) -> Self
+    where
+        F: Fn(StartContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<StartOutcome, StartError>> + Send + 'static,
+    {
+        Self {
+            id: id.into(),
+            start: Arc::new(move |ctx| Box::pin(start(ctx))),
+            restart: Restart::default(),
+            shutdown: None,
+            kind: ChildKind::Worker,
+            significant: false,
+            nested: None,
+        }
+    }
+
+    /// Sets the restart type (default [`Restart::Permanent`]).
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// Sets how the child is stopped (default: 5 s then kill for a worker,
+    /// infinity for a supervisor).
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+
+    /// Sets the kind (default [`ChildKind::Worker`]).
+    pub fn kind(mut self, kind: ChildKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Marks the child significant for its supervisor's auto_shutdown: when it
+    /// exits by itself and is not restarted, the supervisor may stop too. Only
+    /// transient and temporary children may be significant.
+    pub fn significant(mut self, significant: bool) -> Self {
+        self.significant = significant;
+        self
+    }
+
+    /// The child's id, unique within its supervisor.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The restart type.
+    pub fn restart_type(&self) -> Restart {
+        self.restart
+    }
+
+    /// The shutdown rule, with the default for the kind filled in.
+    pub fn shutdown_rule(&self) -> Shutdown {
+        self.shutdown.unwrap_or(match self.kind {
+            ChildKind::Worker => Shutdown::WORKER_DEFAULT,
+            ChildKind::Supervisor => Shutdown::Infinity,
+        })
+    }
+
+    /// The kind.
+    pub fn child_kind(&self) -> ChildKind {
+        self.kind
+    }
+
+    /// Whether the child is significant.
+    pub fn is_significant(&self) -> bool {
+        self.significant
+    }
+
+    /// Calls the start function, turning a panic into a [`StartError`].
+    pub(crate) async fn start(&self, ctx: StartContext) -> Result<StartOutcome, StartError> {
+        let start = Arc::clone(&self.start);
+        let future = match std::panic::catch_unwind(AssertUnwindSafe(|| start(ctx))) {
+            Ok(future) => future,
+            Err(panic) => return Err(StartError::new(panic_text(panic.as_ref()))),
+        };
+        match AssertUnwindSafe(future).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(panic) => Err(StartError::new(panic_text(panic.as_ref()))),
+        }
+    }
+}
+
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned());
+    format!("panicked: {detail}")
+}
+
+impl fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("id", &self.id)
+            .field("restart", &self.restart)
+            .field("shutdown", &self.shutdown_rule())
+            .field("kind", &self.kind)
+            .field("significant", &self.significant)
+            .finish_non_exhaustive()
+    }
+}

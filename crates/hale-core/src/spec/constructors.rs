@@ -1,0 +1,88 @@
+//! Convenience constructors for the common kinds of child.
+
+use std::error::Error;
+use std::future::Future;
+use std::sync::Arc;
+
+use ractor::Actor;
+
+use crate::path::ChildPath;
+use crate::spec::{ChildKind, ChildSpec, StartOutcome, SupervisorSpec};
+use crate::task::TaskActor;
+
+/// The error type a plain task worker may return: any error.
+pub type TaskError = Box<dyn Error + Send + Sync + 'static>;
+
+/// What a plain task worker gets when it is started.
+#[derive(Clone, Debug)]
+pub struct TaskContext {
+    pub(crate) path: ChildPath,
+}
+
+impl TaskContext {
+    /// The task's path in the tree.
+    pub fn path(&self) -> &ChildPath {
+        &self.path
+    }
+}
+
+impl ChildSpec {
+    /// Supervises any ractor actor, unchanged: every start spawns a fresh
+    /// `actor.clone()` with `args.clone()`, linked to the supervisor.
+    ///
+    /// An error or panic in the actor's `pre_start` is a start error; once
+    /// `pre_start` returns the child counts as started, and a failure in
+    /// `post_start` or any later handler is an exit like any other.
+    pub fn actor<A>(id: impl Into<String>, actor: A, args: A::Arguments) -> Self
+    where
+        A: Actor + Clone,
+        A::Arguments: Clone + Sync,
+    {
+        Self::new(id, move |ctx| {
+            let actor = actor.clone();
+            let args = args.clone();
+            async move {
+                let (child, _join) = A::spawn_linked(None, actor, args, ctx.supervisor.clone()).await?;
+                Ok(StartOutcome::Started(child.get_cell()))
+            }
+        })
+    }
+
+    /// A nested supervisor, started from `spec` every time. Its id is the
+    /// spec's name; its kind is [`ChildKind::Supervisor`] (default shutdown:
+    /// infinity). It shares its parent's event bus.
+    pub fn supervisor(spec: SupervisorSpec) -> Self {
+        let spec = Arc::new(spec);
+        let nested = Arc::clone(&spec);
+        let mut child = Self::new(spec.name.clone(), move |ctx| {
+            let spec = Arc::clone(&spec);
+            async move { crate::supervisor::start_nested(&spec, ctx).await }
+        })
+        .kind(ChildKind::Supervisor);
+        child.nested = Some(nested);
+        child
+    }
+
+    /// A worker that runs a plain async function. Returning `Ok(())` is a
+    /// normal exit; returning an error or panicking is a failure. Stopping the
+    /// worker (or killing it) cancels the function at its next `.await`.
+    ///
+    /// The default restart is permanent, as for every child: use
+    /// [`Restart::Transient`](crate::Restart::Transient) for a job that is
+    /// done once it returns `Ok`.
+    pub fn task<F, Fut>(id: impl Into<String>, run: F) -> Self
+    where
+        F: Fn(TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), TaskError>> + Send + 'static,
+    {
+        let actor = TaskActor::new(run);
+        Self::new(id, move |ctx| {
+            let actor = actor.clone();
+            async move {
+                let task = TaskContext { path: ctx.path };
+                let (child, _join) = Actor::spawn_linked(None, actor, task, ctx.supervisor).await?;
+                Ok(StartOutcome::Started(child.get_cell()))
+            }
+        })
+    }
+}

@@ -1,0 +1,192 @@
+//! Spec validation: every bad spec is caught before anything starts.
+
+use std::collections::HashSet;
+
+use crate::path::ChildPath;
+use crate::spec::{AutoShutdown, ChildSpec, Restart, SupervisorSpec};
+
+/// A spec that cannot be run. Each variant names the supervisor (by path)
+/// and, where there is one, the offending child.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// A supervisor's name is empty.
+    #[error("a supervisor under `{parent}` has an empty name")]
+    EmptySupervisorName {
+        /// The path above the nameless supervisor (empty for a root).
+        parent: ChildPath,
+    },
+    /// A child's id is empty.
+    #[error("supervisor `{supervisor}`: a child has an empty id")]
+    EmptyChildId {
+        /// The supervisor.
+        supervisor: ChildPath,
+    },
+    /// Two children of one supervisor share an id.
+    #[error("supervisor `{supervisor}`: child id `{child}` is used more than once")]
+    DuplicateChildId {
+        /// The supervisor.
+        supervisor: ChildPath,
+        /// The repeated id.
+        child: String,
+    },
+    /// The restart period is zero.
+    #[error("supervisor `{supervisor}`: period must be greater than zero")]
+    ZeroPeriod {
+        /// The supervisor.
+        supervisor: ChildPath,
+    },
+    /// A significant child is permanent: it would never exit by itself, so
+    /// auto_shutdown could never fire for it.
+    #[error(
+        "supervisor `{supervisor}`: child `{child}` is significant and permanent; \
+         a significant child must be transient or temporary"
+    )]
+    SignificantPermanent {
+        /// The supervisor.
+        supervisor: ChildPath,
+        /// The child.
+        child: String,
+    },
+    /// A child is significant but its supervisor's auto_shutdown is never.
+    #[error(
+        "supervisor `{supervisor}`: child `{child}` is significant, \
+         but the supervisor's auto_shutdown is never"
+    )]
+    SignificantWithoutAutoShutdown {
+        /// The supervisor.
+        supervisor: ChildPath,
+        /// The child.
+        child: String,
+    },
+    /// A dynamic supervisor was given an auto_shutdown other than never.
+    #[error("dynamic supervisor `{supervisor}`: auto_shutdown must be never")]
+    DynamicAutoShutdown {
+        /// The dynamic supervisor.
+        supervisor: ChildPath,
+    },
+}
+
+impl SupervisorSpec {
+    /// Checks this supervisor and every supervisor nested in it, as a root.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        self.validate_at(&ChildPath::default())
+    }
+
+    /// Checks this supervisor as a child of the node at `parent`.
+    pub(crate) fn validate_at(&self, parent: &ChildPath) -> Result<(), SpecError> {
+        if self.name.is_empty() {
+            return Err(SpecError::EmptySupervisorName {
+                parent: parent.clone(),
+            });
+        }
+        let path = parent.child(&self.name);
+        if self.flags.period.is_zero() {
+            return Err(SpecError::ZeroPeriod { supervisor: path });
+        }
+        let mut seen = HashSet::with_capacity(self.children.len());
+        for child in &self.children {
+            child.validate_under(&path, self.flags.auto_shutdown)?;
+            if !seen.insert(child.id.as_str()) {
+                return Err(SpecError::DuplicateChildId {
+                    supervisor: path,
+                    child: child.id.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ChildSpec {
+    /// Checks this child as a child of the supervisor at `supervisor`, and
+    /// the subtree below it if it is a nested supervisor.
+    pub(crate) fn validate_under(
+        &self,
+        supervisor: &ChildPath,
+        auto_shutdown: AutoShutdown,
+    ) -> Result<(), SpecError> {
+        if self.id.is_empty() {
+            return Err(SpecError::EmptyChildId {
+                supervisor: supervisor.clone(),
+            });
+        }
+        if self.significant {
+            if self.restart == Restart::Permanent {
+                return Err(SpecError::SignificantPermanent {
+                    supervisor: supervisor.clone(),
+                    child: self.id.clone(),
+                });
+            }
+            if auto_shutdown == AutoShutdown::Never {
+                return Err(SpecError::SignificantWithoutAutoShutdown {
+                    supervisor: supervisor.clone(),
+                    child: self.id.clone(),
+                });
+            }
+        }
+        if let Some(nested) = &self.nested {
+            nested.validate_at(supervisor)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn noop(id: &str) -> ChildSpec {
+        ChildSpec::task(id, |_| async { Ok(()) })
+    }
+
+    #[test]
+    fn duplicate_ids_name_the_child() {
+        let spec = SupervisorSpec::new("root").child(noop("a")).child(noop("a"));
+        assert_eq!(
+            spec.validate(),
+            Err(SpecError::DuplicateChildId {
+                supervisor: ChildPath::root("root"),
+                child: "a".into()
+            })
+        );
+    }
+
+    #[test]
+    fn zero_period_is_rejected() {
+        let spec = SupervisorSpec::new("root").period(Duration::ZERO);
+        assert!(matches!(spec.validate(), Err(SpecError::ZeroPeriod { .. })));
+    }
+
+    #[test]
+    fn significant_children_need_auto_shutdown_and_a_non_permanent_restart() {
+        let permanent = SupervisorSpec::new("root")
+            .auto_shutdown(AutoShutdown::AnySignificant)
+            .child(noop("a").significant(true));
+        assert!(matches!(
+            permanent.validate(),
+            Err(SpecError::SignificantPermanent { .. })
+        ));
+        let never =
+            SupervisorSpec::new("root").child(noop("a").restart(Restart::Transient).significant(true));
+        assert!(matches!(
+            never.validate(),
+            Err(SpecError::SignificantWithoutAutoShutdown { .. })
+        ));
+    }
+
+    #[test]
+    fn nested_supervisors_are_checked_with_their_full_path() {
+        let spec = SupervisorSpec::new("root").child(ChildSpec::supervisor(
+            SupervisorSpec::new("inner").child(noop("")),
+        ));
+        assert_eq!(
+            spec.validate(),
+            Err(SpecError::EmptyChildId {
+                supervisor: ChildPath::root("root").child("inner")
+            })
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! What a supervisor handle asks, and how the supervisor answers.
+
+use ractor::{ActorCell, RpcReplyPort};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::child_ref::Incarnation;
+use crate::error::ChildError;
+use crate::spec::{ChildKind, ChildSpec, Restart};
+use crate::supervisor::SupervisorRef;
+
+/// The supervisor actor's mailbox.
+pub(crate) enum SupervisorMsg {
+    StartChild(ChildSpec, RpcReplyPort<Result<StartedChild, ChildError>>),
+    TerminateChild(String, RpcReplyPort<Result<(), ChildError>>),
+    RestartChild(String, RpcReplyPort<Result<StartedChild, ChildError>>),
+    DeleteChild(String, RpcReplyPort<Result<(), ChildError>>),
+    WhichChildren(RpcReplyPort<Vec<ChildInfo>>),
+    CountChildren(RpcReplyPort<ChildCounts>),
+    GetChildSpec(String, RpcReplyPort<Result<ChildSpec, ChildError>>),
+    FollowChild(
+        String,
+        RpcReplyPort<Result<watch::Receiver<Incarnation>, ChildError>>,
+    ),
+    Handle(RpcReplyPort<SupervisorRef>),
+    /// A restart failed earlier; try it again. Sent to itself, so calls that
+    /// were already queued are served first.
+    RetryRestart(String),
+}
+
+/// A successful `start_child` or `restart_child`.
+#[derive(Clone, Debug)]
+pub enum StartedChild {
+    /// The child runs.
+    Started(ActorCell),
+    /// The start function answered ignore: no child runs (the spec is kept,
+    /// except for a temporary child).
+    Ignored,
+}
+
+impl StartedChild {
+    /// The running child, if one was started.
+    pub fn actor(&self) -> Option<&ActorCell> {
+        match self {
+            Self::Started(actor) => Some(actor),
+            Self::Ignored => None,
+        }
+    }
+}
+
+/// Whether a child runs, from the supervisor's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildStatus {
+    /// A child runs.
+    Running,
+    /// Its restart failed and the supervisor is trying again.
+    Restarting,
+    /// Its spec is kept but no child runs (it exited and was not restarted,
+    /// was terminated through the API, or its start answered ignore).
+    Stopped,
+}
+
+/// One row of `which_children`.
+#[derive(Clone, Debug)]
+pub struct ChildInfo {
+    /// The child's id.
+    pub id: String,
+    /// Whether it runs.
+    pub status: ChildStatus,
+    /// The running actor, when there is one.
+    pub actor: Option<ActorCell>,
+    /// Worker or supervisor.
+    pub kind: ChildKind,
+    /// Its restart type.
+    pub restart: Restart,
+    /// How many times its supervisor has restarted it.
+    pub restarts: u32,
+}
+
+/// The answer to `count_children`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildCounts {
+    /// Child specs held, running or not.
+    pub specs: usize,
+    /// Children running now.
+    pub active: usize,
+    /// Specs whose kind is supervisor.
+    pub supervisors: usize,
+    /// Specs whose kind is worker.
+    pub workers: usize,
+}

@@ -1,0 +1,148 @@
+//! Supervisors with Erlang/OTP semantics.
+//!
+//! A supervisor is a ractor actor that starts its children in order, watches
+//! them through ractor's links, and restarts them by the rules OTP's
+//! `supervisor` follows:
+//!
+//! - **Exits.** `normal` and `shutdown` exits are normal; everything else is
+//!   abnormal. A permanent child is always restarted, a transient one after
+//!   an abnormal exit only, a temporary one never (and its spec is dropped).
+//!   A child that is not restarted never disturbs its siblings.
+//! - **Strategies.** one_for_one restarts the child alone; one_for_all stops
+//!   all the others in reverse start order, waits until each has exited,
+//!   then starts them all in start order; rest_for_one does the same for the
+//!   children started after the failed one.
+//! - **Intensity.** Each restart decision is recorded in a sliding window;
+//!   more than `intensity` restarts within `period` and the supervisor gives
+//!   up: it stops all children and exits `shutdown`, and its parent decides
+//!   by its own rules (escalation).
+//! - **Failed restarts.** A child whose restart fails is marked
+//!   `restarting` and retried through the supervisor's own mailbox, so API
+//!   calls queued meanwhile are answered first. Each retry counts against the
+//!   intensity again.
+//! - **Shutdown.** A child is asked to stop, given its shutdown time, then
+//!   killed. A supervisor stops its children in reverse start order.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use hale_core::{ChildSpec, Restart, Strategy, Supervisor, SupervisorSpec};
+//!
+//! let root = Supervisor::start(
+//!     SupervisorSpec::new("root")
+//!         .strategy(Strategy::OneForOne)
+//!         .child(ChildSpec::task("poller", |_ctx| async {
+//!             std::future::pending::<()>().await;
+//!             Ok(())
+//!         })),
+//! )
+//! .await?;
+//! assert_eq!(root.count_children().await?.active, 1);
+//! root.stop(Duration::from_secs(5)).await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod actor;
+mod children;
+mod handle;
+pub(crate) mod messages;
+mod state;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ractor::{Actor, ActorCell, SpawnErr};
+
+use crate::error::SupervisorStartError;
+use crate::events::EventBus;
+use crate::exit::ExitReason;
+use crate::path::ChildPath;
+use crate::spec::{StartContext, StartError, StartOutcome, SupervisorSpec};
+use actor::{SupervisorActor, SupervisorArgs};
+
+pub use handle::SupervisorRef;
+pub use messages::{ChildCounts, ChildInfo, ChildStatus, StartedChild};
+
+/// Starts supervision trees.
+#[derive(Debug, Clone, Copy)]
+pub struct Supervisor;
+
+impl Supervisor {
+    /// Validates the whole tree, then starts the root supervisor, which
+    /// starts its children (and theirs) in order. Returns once every child
+    /// runs, or with an error naming the child that failed; nothing is left
+    /// running after an error.
+    pub async fn start(spec: SupervisorSpec) -> Result<SupervisorRef, SupervisorStartError> {
+        spec.validate()?;
+        let path = ChildPath::root(spec.name.clone());
+        let events = spec.events.clone().unwrap_or_default();
+        spawn(Arc::new(spec), path, events, None).await
+    }
+}
+
+/// The start function of a nested supervisor child.
+pub(crate) async fn start_nested(
+    spec: &Arc<SupervisorSpec>,
+    ctx: StartContext,
+) -> Result<StartOutcome, StartError> {
+    let nested = spawn(Arc::clone(spec), ctx.path, ctx.events, Some(ctx.supervisor)).await;
+    match nested {
+        Ok(handle) => Ok(StartOutcome::Started(handle.actor())),
+        Err(error) => Err(StartError::new(error)),
+    }
+}
+
+async fn spawn(
+    spec: Arc<SupervisorSpec>,
+    path: ChildPath,
+    events: EventBus,
+    parent: Option<ActorCell>,
+) -> Result<SupervisorRef, SupervisorStartError> {
+    let exit = Arc::new(ExitSlot::default());
+    let args = SupervisorArgs {
+        spec,
+        path: path.clone(),
+        events: events.clone(),
+        exit: Arc::clone(&exit),
+    };
+    let spawned = match parent {
+        Some(parent) => Actor::spawn_linked(None, SupervisorActor, args, parent).await,
+        None => Actor::spawn(None, SupervisorActor, args).await,
+    };
+    match spawned {
+        Ok((actor, _join)) => Ok(SupervisorRef::new(actor, path, events, exit)),
+        Err(SpawnErr::StartupFailed(cause)) => match cause.downcast::<SupervisorStartError>() {
+            Ok(error) => Err(*error),
+            Err(other) => Err(SupervisorStartError::Spawn {
+                supervisor: path,
+                cause: other.to_string(),
+            }),
+        },
+        Err(other) => Err(SupervisorStartError::Spawn {
+            supervisor: path,
+            cause: other.to_string(),
+        }),
+    }
+}
+
+/// Where a supervisor's exit reason is kept for [`SupervisorRef::wait`]: the
+/// first reason recorded wins.
+#[derive(Debug, Default)]
+pub(crate) struct ExitSlot(Mutex<Option<ExitReason>>);
+
+impl ExitSlot {
+    /// Records `reason` unless one is recorded already; returns the one that
+    /// stands.
+    pub(crate) fn settle(&self, reason: ExitReason) -> ExitReason {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert(reason)
+            .clone()
+    }
+
+    pub(crate) fn get(&self) -> Option<ExitReason> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}

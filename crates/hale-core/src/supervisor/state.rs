@@ -1,0 +1,421 @@
+//! The supervisor's state machine: what it does when a child exits, and how
+//! it answers the administration API.
+//!
+//! Everything here runs inside the supervisor actor's handlers, one at a
+//! time, so no two decisions interleave. Stopping a child waits for its real
+//! exit; the exit event that ractor delivers afterwards no longer matches a
+//! running child and is ignored (OTP: an exit from an actor that is not a
+//! current child is ignored).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use ractor::{ActorCell, ActorId, ActorRef};
+use tokio::time::Instant;
+
+use crate::error::{ChildError, SupervisorStartError};
+use crate::events::{EventBus, HealingEventKind, StopCause};
+use crate::exit::ExitReason;
+use crate::intensity::RestartWindow;
+use crate::path::ChildPath;
+use crate::shutdown::stop_child;
+use crate::spec::{
+    AutoShutdown, ChildSpec, Restart, StartContext, StartError, StartOutcome, Strategy, SupervisorFlags,
+};
+use crate::supervisor::ExitSlot;
+use crate::supervisor::children::{Child, Slot};
+use crate::supervisor::messages::{ChildCounts, ChildInfo, StartedChild, SupervisorMsg};
+
+/// What the supervisor does after handling one event.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Go on.
+    Continue,
+    /// All children are stopped; exit with reason `shutdown`.
+    Shutdown,
+}
+
+/// Why a child is being started, which decides the event it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartKind {
+    /// At boot or through the API.
+    Fresh,
+    /// By the supervisor, after an exit.
+    Restart,
+}
+
+pub(crate) struct SupervisorState {
+    pub(crate) myself: ActorRef<SupervisorMsg>,
+    pub(crate) path: ChildPath,
+    pub(crate) flags: SupervisorFlags,
+    pub(crate) events: EventBus,
+    pub(crate) exit: Arc<ExitSlot>,
+    children: Vec<Child>,
+    window: RestartWindow,
+}
+
+impl SupervisorState {
+    pub(crate) fn new(
+        myself: ActorRef<SupervisorMsg>,
+        path: ChildPath,
+        flags: SupervisorFlags,
+        children: Vec<ChildSpec>,
+        events: EventBus,
+        exit: Arc<ExitSlot>,
+    ) -> Self {
+        Self {
+            myself,
+            path,
+            flags,
+            events,
+            exit,
+            children: children.into_iter().map(Child::new).collect(),
+            window: RestartWindow::new(flags.intensity, flags.period),
+        }
+    }
+
+    // ----- boot and shutdown ---------------------------------------------
+
+    /// Starts every child in spec order. If one fails, the ones already
+    /// started are stopped in reverse order and the error names the child.
+    pub(crate) async fn start_all(&mut self) -> Result<(), SupervisorStartError> {
+        let mut index = 0;
+        while index < self.children.len() {
+            match self.start_at(index, StartKind::Fresh).await {
+                Ok(None) if self.children[index].spec.restart == Restart::Temporary => {
+                    self.remove(index);
+                }
+                Ok(_) => index += 1,
+                Err(cause) => {
+                    self.stop_range(0..index, StopCause::SupervisorShutdown).await;
+                    return Err(SupervisorStartError::ChildFailedToStart {
+                        supervisor: self.path.clone(),
+                        child: self.children[index].spec.id.clone(),
+                        cause,
+                    });
+                }
+            }
+        }
+        self.emit_own(HealingEventKind::SupervisorStarted {
+            children: self.children.len(),
+        });
+        Ok(())
+    }
+
+    /// Stops every running child in reverse start order.
+    pub(crate) async fn stop_all(&mut self) {
+        self.stop_range(0..self.children.len(), StopCause::SupervisorShutdown)
+            .await;
+    }
+
+    // ----- exits and restarts --------------------------------------------
+
+    /// A linked actor exited. Ignored unless it is a current child.
+    pub(crate) async fn on_exit(&mut self, actor: ActorId, reason: ExitReason) -> Flow {
+        let Some(index) = self.children.iter().position(|child| child.is(actor)) else {
+            return Flow::Continue;
+        };
+        let child = &mut self.children[index];
+        let will_restart = child.spec.restart.restarts_after(&reason);
+        child.set(Slot::Stopped);
+        let (id, significant, temporary) = (
+            child.spec.id.clone(),
+            child.spec.significant,
+            child.spec.restart == Restart::Temporary,
+        );
+        self.emit(&id, HealingEventKind::ChildExited { reason, will_restart });
+        if will_restart {
+            return self.restart(index).await;
+        }
+        if temporary {
+            self.remove(index);
+        }
+        if significant {
+            return self.auto_shutdown_after(&id).await;
+        }
+        Flow::Continue
+    }
+
+    /// A restart that failed earlier is due again.
+    pub(crate) async fn retry(&mut self, id: &str) -> Flow {
+        match self.position(id) {
+            Some(index) if matches!(self.children[index].slot(), Slot::Restarting) => {
+                self.restart(index).await
+            }
+            // Terminated, deleted or restarted through the API meanwhile.
+            _ => Flow::Continue,
+        }
+    }
+
+    /// Restarts the child at `index` by the strategy, after counting the
+    /// restart against the intensity.
+    async fn restart(&mut self, index: usize) -> Flow {
+        if !self.window.record(Instant::now()) {
+            self.emit_own(HealingEventKind::IntensityExceeded {
+                intensity: self.flags.intensity,
+                period_ms: u64::try_from(self.flags.period.as_millis()).unwrap_or(u64::MAX),
+            });
+            self.stop_all().await;
+            return Flow::Shutdown;
+        }
+        let group = match self.flags.strategy {
+            Strategy::OneForOne => index..index + 1,
+            Strategy::OneForAll => 0..self.children.len(),
+            Strategy::RestForOne => index..self.children.len(),
+        };
+        self.restart_group(group).await;
+        Flow::Continue
+    }
+
+    /// Stops the running children of `group` in reverse order, forgets the
+    /// temporary ones, then starts the rest in order. If a start fails, that
+    /// child is marked restarting and retried through the mailbox; the
+    /// children after it stay stopped until then.
+    async fn restart_group(&mut self, group: Range<usize>) {
+        self.stop_range(group.clone(), StopCause::GroupRestart).await;
+        let mut end = group.end;
+        let mut index = group.start;
+        while index < end {
+            if self.children[index].spec.restart == Restart::Temporary {
+                self.remove(index);
+                end -= 1;
+            } else {
+                index += 1;
+            }
+        }
+        for index in group.start..end {
+            if self.start_at(index, StartKind::Restart).await.is_err() {
+                self.children[index].set(Slot::Restarting);
+                let retry = SupervisorMsg::RetryRestart(self.children[index].spec.id.clone());
+                // Fails only if this supervisor is already stopping.
+                let _ = self.myself.send_message(retry);
+                return;
+            }
+        }
+    }
+
+    async fn auto_shutdown_after(&mut self, significant_child: &str) -> Flow {
+        let shut_down = match self.flags.auto_shutdown {
+            AutoShutdown::Never => false,
+            AutoShutdown::AnySignificant => true,
+            AutoShutdown::AllSignificant => !self
+                .children
+                .iter()
+                .any(|child| child.spec.significant && !matches!(child.slot(), Slot::Stopped)),
+        };
+        if !shut_down {
+            return Flow::Continue;
+        }
+        self.emit_own(HealingEventKind::AutoShutdown {
+            child: significant_child.to_owned(),
+        });
+        self.stop_all().await;
+        Flow::Shutdown
+    }
+
+    // ----- the administration API ----------------------------------------
+
+    pub(crate) async fn start_child(&mut self, spec: ChildSpec) -> Result<StartedChild, ChildError> {
+        spec.validate_under(&self.path, self.flags.auto_shutdown)?;
+        if let Some(index) = self.position(&spec.id) {
+            let child = spec.id.clone();
+            return Err(match self.children[index].running() {
+                Some(actor) => ChildError::AlreadyStarted {
+                    supervisor: self.path.clone(),
+                    child,
+                    actor: actor.clone(),
+                },
+                None => ChildError::AlreadyPresent {
+                    supervisor: self.path.clone(),
+                    child,
+                },
+            });
+        }
+        let temporary = spec.restart == Restart::Temporary;
+        self.children.push(Child::new(spec));
+        let index = self.children.len() - 1;
+        match self.start_at(index, StartKind::Fresh).await {
+            Ok(Some(actor)) => Ok(StartedChild::Started(actor)),
+            Ok(None) => {
+                if temporary {
+                    self.remove(index);
+                }
+                Ok(StartedChild::Ignored)
+            }
+            Err(cause) => {
+                let child = self.children.remove(index);
+                let id = child.spec.id.clone();
+                child.retire();
+                Err(self.start_failed(id, cause))
+            }
+        }
+    }
+
+    pub(crate) async fn terminate_child(&mut self, id: &str) -> Result<(), ChildError> {
+        let index = self.find(id)?;
+        self.stop_range(index..index + 1, StopCause::Terminated).await;
+        // A child whose restart was pending is stopped too; its retry is then
+        // ignored.
+        self.children[index].set(Slot::Stopped);
+        if self.children[index].spec.restart == Restart::Temporary {
+            self.remove(index);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn restart_child(&mut self, id: &str) -> Result<StartedChild, ChildError> {
+        let index = self.find(id)?;
+        self.check_not_active(index)?;
+        match self.start_at(index, StartKind::Fresh).await {
+            Ok(Some(actor)) => Ok(StartedChild::Started(actor)),
+            Ok(None) => Ok(StartedChild::Ignored),
+            Err(cause) => Err(self.start_failed(id.to_owned(), cause)),
+        }
+    }
+
+    pub(crate) fn delete_child(&mut self, id: &str) -> Result<(), ChildError> {
+        let index = self.find(id)?;
+        self.check_not_active(index)?;
+        self.remove(index);
+        Ok(())
+    }
+
+    pub(crate) fn which_children(&self) -> Vec<ChildInfo> {
+        self.children.iter().map(Child::info).collect()
+    }
+
+    pub(crate) fn count_children(&self) -> ChildCounts {
+        let mut counts = ChildCounts {
+            specs: self.children.len(),
+            ..ChildCounts::default()
+        };
+        for child in &self.children {
+            match child.spec.kind {
+                crate::spec::ChildKind::Worker => counts.workers += 1,
+                crate::spec::ChildKind::Supervisor => counts.supervisors += 1,
+            }
+            if child.running().is_some() {
+                counts.active += 1;
+            }
+        }
+        counts
+    }
+
+    pub(crate) fn get_childspec(&self, id: &str) -> Result<ChildSpec, ChildError> {
+        self.find(id).map(|index| self.children[index].spec.clone())
+    }
+
+    pub(crate) fn follow_child(
+        &self,
+        id: &str,
+    ) -> Result<tokio::sync::watch::Receiver<crate::child_ref::Incarnation>, ChildError> {
+        self.find(id).map(|index| self.children[index].follow())
+    }
+
+    // ----- helpers ---------------------------------------------------------
+
+    /// Calls the child's start function. Returns the running actor, or
+    /// `None` if the start answered ignore. Emits the matching event.
+    async fn start_at(&mut self, index: usize, kind: StartKind) -> Result<Option<ActorCell>, StartError> {
+        let ctx = StartContext {
+            supervisor: self.myself.get_cell(),
+            path: self.path.child(&self.children[index].spec.id),
+            events: self.events.clone(),
+        };
+        let outcome = self.children[index].spec.start(ctx.clone()).await;
+        let child = &mut self.children[index];
+        let (result, event) = match outcome {
+            Ok(StartOutcome::Started(actor)) => {
+                // A no-op for actors spawned linked, as the contract asks; it
+                // rescues start functions that forgot to link.
+                actor.link(self.myself.get_cell());
+                child.set(Slot::Running(actor.clone()));
+                let event = match kind {
+                    StartKind::Fresh => HealingEventKind::ChildStarted,
+                    StartKind::Restart => {
+                        child.restarts += 1;
+                        HealingEventKind::ChildRestarted {
+                            restarts: child.restarts,
+                        }
+                    }
+                };
+                (Ok(Some(actor)), event)
+            }
+            Ok(StartOutcome::Ignore) => {
+                child.set(Slot::Stopped);
+                (Ok(None), HealingEventKind::ChildIgnored)
+            }
+            Err(cause) => {
+                let text = cause.to_string();
+                let event = match kind {
+                    StartKind::Fresh => HealingEventKind::StartFailed { cause: text },
+                    StartKind::Restart => HealingEventKind::RestartFailed { cause: text },
+                };
+                (Err(cause), event)
+            }
+        };
+        self.events.emit(&ctx.path, event);
+        result
+    }
+
+    /// Stops the running children in `range`, last first, each by its
+    /// shutdown rule, waiting for each to exit before the next.
+    async fn stop_range(&mut self, range: Range<usize>, cause: StopCause) {
+        for index in range.rev() {
+            let child = &mut self.children[index];
+            let Some(actor) = child.running().cloned() else {
+                continue;
+            };
+            let outcome = stop_child(&actor, child.spec.shutdown_rule()).await;
+            child.set(Slot::Stopped);
+            let id = child.spec.id.clone();
+            self.emit(&id, HealingEventKind::ChildStopped { cause, outcome });
+        }
+    }
+
+    fn remove(&mut self, index: usize) {
+        let child = self.children.remove(index);
+        let id = child.spec.id.clone();
+        child.retire();
+        self.emit(&id, HealingEventKind::ChildRemoved);
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        self.children.iter().position(|child| child.spec.id == id)
+    }
+
+    fn find(&self, id: &str) -> Result<usize, ChildError> {
+        self.position(id).ok_or_else(|| ChildError::NotFound {
+            supervisor: self.path.clone(),
+            child: id.to_owned(),
+        })
+    }
+
+    /// Restart and delete are for children that neither run nor restart.
+    fn check_not_active(&self, index: usize) -> Result<(), ChildError> {
+        let supervisor = self.path.clone();
+        let child = self.children[index].spec.id.clone();
+        match self.children[index].slot() {
+            Slot::Running(_) => Err(ChildError::Running { supervisor, child }),
+            Slot::Restarting => Err(ChildError::Restarting { supervisor, child }),
+            Slot::Stopped => Ok(()),
+        }
+    }
+
+    fn start_failed(&self, child: String, cause: StartError) -> ChildError {
+        ChildError::StartFailed {
+            supervisor: self.path.clone(),
+            child,
+            cause,
+        }
+    }
+
+    fn emit(&self, child: &str, kind: HealingEventKind) {
+        self.events.emit(&self.path.child(child), kind);
+    }
+
+    pub(crate) fn emit_own(&self, kind: HealingEventKind) {
+        self.events.emit(&self.path, kind);
+    }
+}

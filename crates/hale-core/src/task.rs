@@ -1,0 +1,87 @@
+//! The actor behind [`ChildSpec::task`](crate::ChildSpec::task): runs one
+//! async function and exits with its result.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::task::JoinHandle;
+
+use crate::spec::panic_text;
+use crate::spec::{TaskContext, TaskError};
+
+type TaskFuture = Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send>>;
+type TaskFn = Arc<dyn Fn(TaskContext) -> TaskFuture + Send + Sync>;
+
+#[derive(Clone)]
+pub(crate) struct TaskActor {
+    run: TaskFn,
+}
+
+impl TaskActor {
+    pub(crate) fn new<F, Fut>(run: F) -> Self
+    where
+        F: Fn(TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), TaskError>> + Send + 'static,
+    {
+        Self {
+            run: Arc::new(move |ctx| Box::pin(run(ctx))),
+        }
+    }
+}
+
+/// The task's result, sent from the tokio task back to the actor.
+pub(crate) struct TaskFinished(Result<(), String>);
+
+/// Aborts the tokio task when the actor's state is dropped. A kill skips
+/// `post_stop` but still drops the state, so the task never outlives its
+/// actor.
+pub(crate) struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Actor for TaskActor {
+    type Msg = TaskFinished;
+    type State = AbortOnDrop;
+    type Arguments = TaskContext;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        ctx: TaskContext,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let work = (self.run)(ctx);
+        let handle = tokio::spawn(async move {
+            let result = match AssertUnwindSafe(work).catch_unwind().await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(error.to_string()),
+                Err(panic) => Err(panic_text(panic.as_ref())),
+            };
+            // The actor may already be gone (stopped meanwhile): nothing to tell.
+            let _ = myself.send_message(TaskFinished(result));
+        });
+        Ok(AbortOnDrop(handle))
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        TaskFinished(result): TaskFinished,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match result {
+            Ok(()) => {
+                myself.stop(None);
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
