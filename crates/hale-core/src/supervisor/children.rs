@@ -4,8 +4,20 @@ use ractor::{ActorCell, ActorId};
 use tokio::sync::watch;
 
 use crate::child_ref::Incarnation;
-use crate::spec::ChildSpec;
+use crate::events::{EventBus, HealingEventKind, StopCause};
+use crate::path::ChildPath;
+use crate::shutdown::stop_child;
+use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
 use crate::supervisor::messages::{ChildInfo, ChildStatus};
+
+/// Why a child is being started, which decides the event it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartKind {
+    /// At boot or through the API.
+    Fresh,
+    /// By the supervisor, after an exit.
+    Restart,
+}
 
 /// What runs of a child now.
 #[derive(Clone, Debug)]
@@ -19,15 +31,17 @@ pub(crate) enum Slot {
 /// of slot is published to the child's [`ChildRef`](crate::ChildRef)s.
 pub(crate) struct Child {
     pub(crate) spec: ChildSpec,
+    pub(crate) path: ChildPath,
     slot: Slot,
     pub(crate) restarts: u32,
     incarnation: watch::Sender<Incarnation>,
 }
 
 impl Child {
-    pub(crate) fn new(spec: ChildSpec) -> Self {
+    pub(crate) fn new(spec: ChildSpec, path: ChildPath) -> Self {
         Self {
             spec,
+            path,
             slot: Slot::Stopped,
             restarts: 0,
             incarnation: watch::Sender::new(Incarnation::Stopped),
@@ -46,6 +60,65 @@ impl Child {
         };
         self.incarnation.send_replace(published);
         self.slot = slot;
+    }
+
+    /// Calls the start function with `supervisor` as the parent. Returns the
+    /// running actor, or `None` if the start answered ignore; emits the
+    /// matching event.
+    pub(crate) async fn start(
+        &mut self,
+        supervisor: ActorCell,
+        events: &EventBus,
+        kind: StartKind,
+    ) -> Result<Option<ActorCell>, StartError> {
+        let ctx = StartContext {
+            supervisor: supervisor.clone(),
+            path: self.path.clone(),
+            events: events.clone(),
+        };
+        let (result, event) = match self.spec.start(ctx).await {
+            Ok(StartOutcome::Started(actor)) => {
+                // A no-op for actors spawned linked, as the contract asks; it
+                // rescues start functions that forgot to link.
+                actor.link(supervisor);
+                self.set(Slot::Running(actor.clone()));
+                let event = match kind {
+                    StartKind::Fresh => HealingEventKind::ChildStarted,
+                    StartKind::Restart => {
+                        self.restarts += 1;
+                        HealingEventKind::ChildRestarted {
+                            restarts: self.restarts,
+                        }
+                    }
+                };
+                (Ok(Some(actor)), event)
+            }
+            Ok(StartOutcome::Ignore) => {
+                self.set(Slot::Stopped);
+                (Ok(None), HealingEventKind::ChildIgnored)
+            }
+            Err(cause) => {
+                let text = cause.to_string();
+                let event = match kind {
+                    StartKind::Fresh => HealingEventKind::StartFailed { cause: text },
+                    StartKind::Restart => HealingEventKind::RestartFailed { cause: text },
+                };
+                (Err(cause), event)
+            }
+        };
+        events.emit(&self.path, event);
+        result
+    }
+
+    /// Stops the child if it runs, by its shutdown rule, and waits until it
+    /// has exited (or is declared stuck); emits the outcome.
+    pub(crate) async fn stop(&mut self, events: &EventBus, cause: StopCause) {
+        let Some(actor) = self.running().cloned() else {
+            return;
+        };
+        let outcome = stop_child(&actor, self.spec.shutdown_rule()).await;
+        self.set(Slot::Stopped);
+        events.emit(&self.path, HealingEventKind::ChildStopped { cause, outcome });
     }
 
     /// Tells the child's references that it is gone for good.

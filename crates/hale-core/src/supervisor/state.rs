@@ -18,12 +18,9 @@ use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
 use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
-use crate::shutdown::stop_child;
-use crate::spec::{
-    AutoShutdown, ChildSpec, Restart, StartContext, StartError, StartOutcome, Strategy, SupervisorFlags,
-};
+use crate::spec::{AutoShutdown, ChildSpec, Restart, StartError, Strategy, SupervisorFlags};
 use crate::supervisor::ExitSlot;
-use crate::supervisor::children::{Child, Slot};
+use crate::supervisor::children::{Child, Slot, StartKind};
 use crate::supervisor::messages::{ChildCounts, ChildInfo, StartedChild, SupervisorMsg};
 
 /// What the supervisor does after handling one event.
@@ -34,15 +31,6 @@ pub(crate) enum Flow {
     Continue,
     /// All children are stopped; exit with reason `shutdown`.
     Shutdown,
-}
-
-/// Why a child is being started, which decides the event it gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StartKind {
-    /// At boot or through the API.
-    Fresh,
-    /// By the supervisor, after an exit.
-    Restart,
 }
 
 pub(crate) struct SupervisorState {
@@ -64,13 +52,20 @@ impl SupervisorState {
         events: EventBus,
         exit: Arc<ExitSlot>,
     ) -> Self {
+        let children = children
+            .into_iter()
+            .map(|spec| {
+                let child_path = path.child(&spec.id);
+                Child::new(spec, child_path)
+            })
+            .collect();
         Self {
             myself,
             path,
             flags,
             events,
             exit,
-            children: children.into_iter().map(Child::new).collect(),
+            children,
             window: RestartWindow::new(flags.intensity, flags.period),
         }
     }
@@ -233,7 +228,8 @@ impl SupervisorState {
             });
         }
         let temporary = spec.restart == Restart::Temporary;
-        self.children.push(Child::new(spec));
+        let child_path = self.path.child(&spec.id);
+        self.children.push(Child::new(spec, child_path));
         let index = self.children.len() - 1;
         match self.start_at(index, StartKind::Fresh).await {
             Ok(Some(actor)) => Ok(StartedChild::Started(actor)),
@@ -315,62 +311,16 @@ impl SupervisorState {
 
     // ----- helpers ---------------------------------------------------------
 
-    /// Calls the child's start function. Returns the running actor, or
-    /// `None` if the start answered ignore. Emits the matching event.
     async fn start_at(&mut self, index: usize, kind: StartKind) -> Result<Option<ActorCell>, StartError> {
-        let ctx = StartContext {
-            supervisor: self.myself.get_cell(),
-            path: self.path.child(&self.children[index].spec.id),
-            events: self.events.clone(),
-        };
-        let outcome = self.children[index].spec.start(ctx.clone()).await;
-        let child = &mut self.children[index];
-        let (result, event) = match outcome {
-            Ok(StartOutcome::Started(actor)) => {
-                // A no-op for actors spawned linked, as the contract asks; it
-                // rescues start functions that forgot to link.
-                actor.link(self.myself.get_cell());
-                child.set(Slot::Running(actor.clone()));
-                let event = match kind {
-                    StartKind::Fresh => HealingEventKind::ChildStarted,
-                    StartKind::Restart => {
-                        child.restarts += 1;
-                        HealingEventKind::ChildRestarted {
-                            restarts: child.restarts,
-                        }
-                    }
-                };
-                (Ok(Some(actor)), event)
-            }
-            Ok(StartOutcome::Ignore) => {
-                child.set(Slot::Stopped);
-                (Ok(None), HealingEventKind::ChildIgnored)
-            }
-            Err(cause) => {
-                let text = cause.to_string();
-                let event = match kind {
-                    StartKind::Fresh => HealingEventKind::StartFailed { cause: text },
-                    StartKind::Restart => HealingEventKind::RestartFailed { cause: text },
-                };
-                (Err(cause), event)
-            }
-        };
-        self.events.emit(&ctx.path, event);
-        result
+        let supervisor = self.myself.get_cell();
+        self.children[index].start(supervisor, &self.events, kind).await
     }
 
     /// Stops the running children in `range`, last first, each by its
     /// shutdown rule, waiting for each to exit before the next.
     async fn stop_range(&mut self, range: Range<usize>, cause: StopCause) {
         for index in range.rev() {
-            let child = &mut self.children[index];
-            let Some(actor) = child.running().cloned() else {
-                continue;
-            };
-            let outcome = stop_child(&actor, child.spec.shutdown_rule()).await;
-            child.set(Slot::Stopped);
-            let id = child.spec.id.clone();
-            self.emit(&id, HealingEventKind::ChildStopped { cause, outcome });
+            self.children[index].stop(&self.events, cause).await;
         }
     }
 

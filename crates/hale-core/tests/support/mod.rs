@@ -1,0 +1,226 @@
+//! A controllable worker and helpers for the supervision tests.
+//!
+//! Every worker writes what happens to it into a shared [`Journal`]
+//! ("start a", "stop a", ...), so tests can assert the order of starts and
+//! stops, and waits are on journal entries or healing events, each bounded.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hale_core::{
+    ChildSpec, EventStream, HealingEvent, HealingEventKind, StartError, StartOutcome, SupervisorRef,
+};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::sync::Notify;
+
+/// The bound on every wait in these tests (tokio time: on a paused clock it
+/// passes instantly once everything is idle, so a missing event fails fast).
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// An ordered record of starts and stops, shared by all workers of a test.
+#[derive(Clone, Default)]
+pub struct Journal {
+    entries: Arc<Mutex<Vec<String>>>,
+    changed: Arc<Notify>,
+}
+
+impl Journal {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn write(&self, entry: impl Into<String>) {
+        self.entries.lock().unwrap().push(entry.into());
+        self.changed.notify_waiters();
+    }
+
+    pub fn entries(&self) -> Vec<String> {
+        self.entries.lock().unwrap().clone()
+    }
+
+    pub fn clear(&self) {
+        self.entries.lock().unwrap().clear();
+    }
+
+    /// Waits (bounded) until the journal holds at least `n` entries.
+    pub async fn wait_len(&self, n: usize) -> Vec<String> {
+        let wait = async {
+            loop {
+                let notified = self.changed.notified();
+                if self.entries.lock().unwrap().len() >= n {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(WAIT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("journal never reached {n} entries: {:?}", self.entries()));
+        self.entries()
+    }
+}
+
+/// What a worker is told to do.
+pub enum Cmd {
+    /// Return an error from the handler.
+    Fail,
+    /// Panic in the handler.
+    Panic,
+    /// Stop with the given ractor stop reason (None = normal).
+    Stop(Option<String>),
+    /// Answer with the worker's name.
+    Ping(RpcReplyPort<String>),
+    /// Block in the handler forever (cancellable by kill).
+    Hang,
+}
+
+/// Knobs shared by every start of one worker id.
+#[derive(Default)]
+pub struct Knobs {
+    /// The next this-many starts fail.
+    pub failing_starts: AtomicU32,
+    /// The next this-many starts answer ignore.
+    pub ignoring_starts: AtomicU32,
+    /// How long `post_stop` takes, in ms (to exceed a shutdown timeout).
+    pub stop_delay_ms: AtomicU32,
+    /// How many times the worker was started.
+    pub starts: AtomicU32,
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    pub name: String,
+    pub journal: Journal,
+    pub knobs: Arc<Knobs>,
+}
+
+impl Actor for Worker {
+    type Msg = Cmd;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _myself: ActorRef<Cmd>, _: ()) -> Result<(), ActorProcessingErr> {
+        self.journal.write(format!("start {}", self.name));
+        Ok(())
+    }
+
+    async fn handle(&self, myself: ActorRef<Cmd>, cmd: Cmd, _: &mut ()) -> Result<(), ActorProcessingErr> {
+        match cmd {
+            Cmd::Fail => return Err(format!("{} failed", self.name).into()),
+            Cmd::Panic => panic!("{} panicked", self.name),
+            Cmd::Stop(reason) => myself.stop(reason),
+            Cmd::Ping(reply) => {
+                let _ = reply.send(self.name.clone());
+            }
+            Cmd::Hang => std::future::pending::<()>().await,
+        }
+        Ok(())
+    }
+
+    async fn post_stop(&self, _myself: ActorRef<Cmd>, _: &mut ()) -> Result<(), ActorProcessingErr> {
+        let delay = self.knobs.stop_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(u64::from(delay))).await;
+        }
+        self.journal.write(format!("stop {}", self.name));
+        Ok(())
+    }
+}
+
+/// Builds worker specs that share one journal, and keeps each id's knobs.
+#[derive(Clone, Default)]
+pub struct Lab {
+    pub journal: Journal,
+    knobs: Arc<Mutex<HashMap<String, Arc<Knobs>>>>,
+}
+
+impl Lab {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn knobs(&self, id: &str) -> Arc<Knobs> {
+        self.knobs
+            .lock()
+            .unwrap()
+            .entry(id.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// A permanent worker spec with id `id`, honouring its knobs.
+    pub fn worker(&self, id: &str) -> ChildSpec {
+        let worker = Worker {
+            name: id.to_owned(),
+            journal: self.journal.clone(),
+            knobs: self.knobs(id),
+        };
+        ChildSpec::new(id, move |ctx| {
+            let worker = worker.clone();
+            async move {
+                let knobs = Arc::clone(&worker.knobs);
+                knobs.starts.fetch_add(1, Ordering::SeqCst);
+                if take_one(&knobs.failing_starts) {
+                    worker.journal.write(format!("failed {}", worker.name));
+                    return Err(StartError::new(format!("{} refused to start", worker.name)));
+                }
+                if take_one(&knobs.ignoring_starts) {
+                    return Ok(StartOutcome::Ignore);
+                }
+                let (actor, _) = Actor::spawn_linked(None, worker, (), ctx.supervisor().clone()).await?;
+                Ok(StartOutcome::Started(actor.get_cell()))
+            }
+        })
+    }
+}
+
+fn take_one(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// Sends `cmd` to the running child `id` of `sup`.
+pub async fn tell(sup: &SupervisorRef, id: &str, cmd: Cmd) {
+    let child = sup.child_ref::<Cmd>(id).await.expect("child exists");
+    child.send(cmd).unwrap_or_else(|e| panic!("send to {id}: {e}"));
+}
+
+/// Asks the running child `id` of `sup` for its name.
+pub async fn ping(sup: &SupervisorRef, id: &str) -> String {
+    let child = sup.child_ref::<Cmd>(id).await.expect("child exists");
+    let actor = child.current().expect("child runs");
+    ractor::call_t!(actor, Cmd::Ping, 5_000).expect("ping answered")
+}
+
+/// Waits (bounded) for the first event matching `wanted`.
+pub async fn expect_event(
+    events: &mut EventStream,
+    what: &str,
+    wanted: impl FnMut(&HealingEvent) -> bool,
+) -> HealingEvent {
+    events
+        .wait_for(WAIT, wanted)
+        .await
+        .unwrap_or_else(|| panic!("no event: {what}"))
+}
+
+/// Waits for the child at `path` (e.g. "root/a") to be restarted.
+pub async fn expect_restart(events: &mut EventStream, path: &str) -> HealingEvent {
+    expect_event(events, &format!("restart of {path}"), |e| {
+        e.path.to_string() == path && matches!(e.kind, HealingEventKind::ChildRestarted { .. })
+    })
+    .await
+}
+
+/// Waits for the supervisor at `path` to stop, returning its exit event.
+pub async fn expect_supervisor_stopped(events: &mut EventStream, path: &str) -> HealingEvent {
+    expect_event(events, &format!("{path} stopped"), |e| {
+        e.path.to_string() == path && matches!(e.kind, HealingEventKind::SupervisorStopped { .. })
+    })
+    .await
+}
