@@ -20,6 +20,7 @@ mod child_ref;
 mod error;
 pub mod events;
 mod exit;
+mod handle;
 mod intensity;
 mod path;
 mod serde_ms;

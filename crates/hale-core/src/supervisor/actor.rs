@@ -6,11 +6,12 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use crate::events::{EventBus, HealingEventKind};
 use crate::exit::{ExitReason, SHUTDOWN};
+use crate::handle::ExitSlot;
 use crate::path::ChildPath;
 use crate::spec::SupervisorSpec;
+use crate::supervisor::SupervisorRef;
 use crate::supervisor::messages::SupervisorMsg;
 use crate::supervisor::state::{Flow, SupervisorState};
-use crate::supervisor::{ExitSlot, SupervisorRef};
 
 pub(crate) struct SupervisorActor;
 

@@ -4,16 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::rpc::CallResult;
-use ractor::{ActorCell, ActorRef, Message, RpcReplyPort};
+use ractor::{ActorCell, Message, RpcReplyPort};
 
 use crate::child_ref::ChildRef;
 use crate::error::{CallError, ChildError};
 use crate::events::{EventBus, EventStream};
-use crate::exit::{ExitReason, NORMAL};
+use crate::exit::ExitReason;
+use crate::handle::Control;
 use crate::path::ChildPath;
-use crate::shutdown::KILL_CONFIRM_TIMEOUT;
 use crate::spec::ChildSpec;
-use crate::supervisor::ExitSlot;
 use crate::supervisor::messages::{ChildCounts, ChildInfo, StartedChild, SupervisorMsg};
 use crate::supervisor::state::SupervisorState;
 
@@ -26,63 +25,50 @@ use crate::supervisor::state::SupervisorState;
 /// the supervisor has exited.
 #[derive(Clone)]
 pub struct SupervisorRef {
-    actor: ActorRef<SupervisorMsg>,
-    path: ChildPath,
-    events: EventBus,
-    exit: Arc<ExitSlot>,
+    control: Control<SupervisorMsg>,
 }
 
 impl std::fmt::Debug for SupervisorRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SupervisorRef")
-            .field("path", &self.path)
-            .field("actor", &self.actor.get_id())
+            .field("path", &self.control.path)
+            .field("actor", &self.control.actor.get_id())
             .finish_non_exhaustive()
     }
 }
 
 impl SupervisorRef {
-    pub(crate) fn new(
-        actor: ActorRef<SupervisorMsg>,
-        path: ChildPath,
-        events: EventBus,
-        exit: Arc<ExitSlot>,
-    ) -> Self {
-        Self {
-            actor,
-            path,
-            events,
-            exit,
-        }
+    pub(crate) fn new(control: Control<SupervisorMsg>) -> Self {
+        Self { control }
     }
 
     pub(crate) fn from_state(state: &SupervisorState) -> Self {
-        Self::new(
-            state.myself.clone(),
-            state.path.clone(),
-            state.events.clone(),
-            Arc::clone(&state.exit),
-        )
+        Self::new(Control {
+            actor: state.myself.clone(),
+            path: state.path.clone(),
+            events: state.events.clone(),
+            exit: Arc::clone(&state.exit),
+        })
     }
 
     /// The supervisor's path in its tree.
     pub fn path(&self) -> &ChildPath {
-        &self.path
+        &self.control.path
     }
 
     /// The supervisor's actor.
     pub fn actor(&self) -> ActorCell {
-        self.actor.get_cell()
+        self.control.actor.get_cell()
     }
 
     /// The tree's event bus.
     pub fn events(&self) -> &EventBus {
-        &self.events
+        &self.control.events
     }
 
     /// Subscribes to the tree's healing events from now on.
     pub fn subscribe(&self) -> EventStream {
-        self.events.subscribe()
+        self.control.events.subscribe()
     }
 
     /// Adds a child at the end of the start order and starts it.
@@ -152,12 +138,12 @@ impl SupervisorRef {
         let incarnation = self
             .call(|reply| SupervisorMsg::FollowChild(owned, reply))
             .await??;
-        let child = ChildRef::new(self.path.child(id), incarnation);
+        let child = ChildRef::new(self.control.path.child(id), incarnation);
         if let Some(actor) = child.current()
             && actor.get_cell().is_message_type_of::<M>() == Some(false)
         {
             return Err(ChildError::WrongMessageType {
-                supervisor: self.path.clone(),
+                supervisor: self.control.path.clone(),
                 child: id.to_owned(),
             });
         }
@@ -172,7 +158,7 @@ impl SupervisorRef {
     pub async fn child_supervisor(&self, id: &str) -> Result<SupervisorRef, ChildError> {
         let child: ChildRef<SupervisorMsg> = self.child_ref(id).await?;
         let not_running = || ChildError::Restarting {
-            supervisor: self.path.clone(),
+            supervisor: self.control.path.clone(),
             child: id.to_owned(),
         };
         let actor = child.current().ok_or_else(not_running)?;
@@ -187,14 +173,8 @@ impl SupervisorRef {
     /// `normal`. If that takes longer than `limit`, the supervisor and its
     /// whole subtree are killed. Returns the exit reason.
     pub async fn stop(&self, limit: Duration) -> ExitReason {
-        self.exit.settle(ExitReason::Normal);
-        let cell = self.actor.get_cell();
-        cell.stop(Some(NORMAL.to_owned()));
-        if cell.wait(Some(limit)).await.is_err() {
-            cell.kill();
-            let _ = cell.wait(Some(KILL_CONFIRM_TIMEOUT)).await;
-        }
-        self.wait().await
+        self.control.exit.settle(ExitReason::Normal);
+        self.control.stop(limit).await
     }
 
     /// Waits until the supervisor has exited and returns why: `normal` after
@@ -202,19 +182,13 @@ impl SupervisorRef {
     /// shut down automatically or was stopped by its parent, `killed` if it
     /// was killed.
     pub async fn wait(&self) -> ExitReason {
-        let _ = self.actor.get_cell().wait(None).await;
-        self.exit.get().unwrap_or(ExitReason::Killed)
+        self.control.wait().await
     }
 
-    async fn call<T>(&self, message: impl FnOnce(RpcReplyPort<T>) -> SupervisorMsg) -> Result<T, CallError>
-    where
-        T: Send + 'static,
-    {
-        match self.actor.call(message, None).await {
-            Ok(CallResult::Success(answer)) => Ok(answer),
-            _ => Err(CallError {
-                supervisor: self.path.clone(),
-            }),
-        }
+    async fn call<T: Send + 'static>(
+        &self,
+        message: impl FnOnce(RpcReplyPort<T>) -> SupervisorMsg,
+    ) -> Result<T, CallError> {
+        self.control.call(message).await
     }
 }

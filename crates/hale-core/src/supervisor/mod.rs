@@ -50,13 +50,13 @@ mod handle;
 pub(crate) mod messages;
 mod state;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use ractor::{Actor, ActorCell, SpawnErr};
 
 use crate::error::SupervisorStartError;
 use crate::events::EventBus;
-use crate::exit::ExitReason;
+use crate::handle::{Control, ExitSlot};
 use crate::path::ChildPath;
 use crate::spec::{StartContext, StartError, StartOutcome, SupervisorSpec};
 use actor::{SupervisorActor, SupervisorArgs};
@@ -111,7 +111,12 @@ async fn spawn(
         None => Actor::spawn(None, SupervisorActor, args).await,
     };
     match spawned {
-        Ok((actor, _join)) => Ok(SupervisorRef::new(actor, path, events, exit)),
+        Ok((actor, _join)) => Ok(SupervisorRef::new(Control {
+            actor,
+            path,
+            events,
+            exit,
+        })),
         Err(SpawnErr::StartupFailed(cause)) => match cause.downcast::<SupervisorStartError>() {
             Ok(error) => Err(*error),
             Err(other) => Err(SupervisorStartError::Spawn {
@@ -123,26 +128,5 @@ async fn spawn(
             supervisor: path,
             cause: other.to_string(),
         }),
-    }
-}
-
-/// Where a supervisor's exit reason is kept for [`SupervisorRef::wait`]: the
-/// first reason recorded wins.
-#[derive(Debug, Default)]
-pub(crate) struct ExitSlot(Mutex<Option<ExitReason>>);
-
-impl ExitSlot {
-    /// Records `reason` unless one is recorded already; returns the one that
-    /// stands.
-    pub(crate) fn settle(&self, reason: ExitReason) -> ExitReason {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert(reason)
-            .clone()
-    }
-
-    pub(crate) fn get(&self) -> Option<ExitReason> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }

@@ -16,10 +16,10 @@ use tokio::time::Instant;
 use crate::error::{ChildError, SupervisorStartError};
 use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
+use crate::handle::ExitSlot;
 use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
 use crate::spec::{AutoShutdown, ChildSpec, Restart, StartError, Strategy, SupervisorFlags};
-use crate::supervisor::ExitSlot;
 use crate::supervisor::children::{Child, Slot, StartKind};
 use crate::supervisor::messages::{ChildCounts, ChildInfo, StartedChild, SupervisorMsg};
 
