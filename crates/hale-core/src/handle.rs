@@ -29,6 +29,12 @@ impl ExitSlot {
             .clone()
     }
 
+    /// Records `reason` whatever was recorded before.
+    pub(crate) fn overwrite(&self, reason: ExitReason) -> ExitReason {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
+        reason
+    }
+
     pub(crate) fn get(&self) -> Option<ExitReason> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
@@ -69,15 +75,18 @@ impl<M: Message> Control<M> {
         }
     }
 
-    /// Asks the supervisor to stop (it stops its children first); kills it
-    /// and its subtree if that takes longer than `limit`.
+    /// Asks the supervisor to stop (it stops its children first) with reason
+    /// `normal`; kills it and its subtree if that takes longer than `limit`,
+    /// and then reports `killed`.
     pub(crate) async fn stop(&self, limit: Duration) -> ExitReason {
+        // Recorded before asking: post_stop would record `shutdown` otherwise.
+        self.exit.settle(ExitReason::Normal);
         let cell = self.actor.get_cell();
         cell.stop(Some(NORMAL.to_owned()));
         if cell.wait(Some(limit)).await.is_err() {
             cell.kill();
             let _ = cell.wait(Some(KILL_CONFIRM_TIMEOUT)).await;
-            return self.exit.settle(ExitReason::Killed);
+            return self.exit.overwrite(ExitReason::Killed);
         }
         self.wait().await
     }

@@ -171,9 +171,9 @@ impl SupervisorRef {
     /// Stops the supervisor gracefully: it stops its children in reverse
     /// start order, each by its shutdown rule, then exits with reason
     /// `normal`. If that takes longer than `limit`, the supervisor and its
-    /// whole subtree are killed. Returns the exit reason.
+    /// whole subtree are killed (exit reason `killed`). Returns the exit
+    /// reason.
     pub async fn stop(&self, limit: Duration) -> ExitReason {
-        self.control.exit.settle(ExitReason::Normal);
         self.control.stop(limit).await
     }
 
