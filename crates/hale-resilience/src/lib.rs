@@ -1,1 +1,27 @@
-//! Resilience policies for the calls agents make (work in progress).
+//! Resilience policies for the calls agents make.
+//!
+//! An agent's own code fails most often at its edges: the LLM endpoint, the payment
+//! gateway, the map API, the database pool. This crate wraps any async call in policies
+//! that keep such failures from turning into hangs, storms of retries or cascades. It
+//! works on its own, without actors, and from inside supervised agents.
+//!
+//! Every policy reports what it does as [`ResilienceEvent`]s (to subscribers of an
+//! [`EventBus`] and to `tracing`) and keeps cheap counters readable as a snapshot.
+//! All timing uses `tokio::time`, so tests can run on tokio's paused clock.
+
+mod builder;
+pub mod classify;
+mod error;
+pub mod events;
+pub mod retry;
+mod stats;
+mod util;
+
+pub mod breaker;
+
+pub use breaker::BreakerState;
+pub use builder::PolicyBuilder;
+pub use classify::{ByErrorClass, CallOutcome, Classifier, Classify, ErrorClass, RetryDecision};
+pub use error::{ConfigError, Rejection, ResilienceError};
+pub use events::{EventBus, EventKind, EventReceiver, GiveUpReason, RejectionKind, ResilienceEvent};
+pub use retry::{Jitter, RetryConfig, RetryPolicy, RetryStats};

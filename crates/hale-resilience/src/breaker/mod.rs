@@ -1,0 +1,3 @@
+//! Circuit breaker (in progress).
+mod state;
+pub use state::BreakerState;

@@ -1,0 +1,61 @@
+//! The one builder shape every stateful policy uses.
+//!
+//! `Policy::builder(name)` returns a [`PolicyBuilder`] holding the policy's name, its
+//! configuration struct (with defaults) and the event bus to report to. The setters for a
+//! given configuration live next to the policy; [`PolicyBuilder::config`] replaces the
+//! whole configuration at once, which is handy when settings come from a file.
+//! `build()` validates the settings and returns a typed [`ConfigError`] instead of a
+//! policy that cannot work.
+//!
+//! [`ConfigError`]: crate::ConfigError
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::events::EventBus;
+
+/// Builder for a policy with configuration `C`. See the module docs.
+#[must_use = "a builder does nothing until `build()` is called"]
+pub struct PolicyBuilder<C> {
+    pub(crate) name: Arc<str>,
+    pub(crate) config: C,
+    pub(crate) events: EventBus,
+}
+
+impl<C: Default> PolicyBuilder<C> {
+    pub(crate) fn new(name: impl Into<Arc<str>>) -> Self {
+        Self {
+            name: name.into(),
+            config: C::default(),
+            events: EventBus::default(),
+        }
+    }
+}
+
+impl<C> PolicyBuilder<C> {
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: C) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Reports events to `bus` (they are traced either way).
+    pub fn events(mut self, bus: &EventBus) -> Self {
+        self.events = bus.clone();
+        self
+    }
+
+    /// The configuration as set so far.
+    pub fn current_config(&self) -> &C {
+        &self.config
+    }
+}
+
+impl<C: fmt::Debug> fmt::Debug for PolicyBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyBuilder")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .finish()
+    }
+}

@@ -1,0 +1,364 @@
+//! What the policies report, and how to listen.
+//!
+//! Every retry, circuit-breaker state change, rejection, timeout, fallback taken,
+//! escalation and degradation becomes a [`ResilienceEvent`]: a serde-serializable record
+//! with a Unix-millisecond timestamp and the name of the policy (usually named after the
+//! dependency it guards). Each event goes two ways:
+//!
+//! - to `tracing`, under the target `hale_resilience`, at `warn` for a breaker opening or
+//!   an escalation, `info` for other state changes, fallbacks and degradations, and
+//!   `debug` for the frequent ones (retries, rejections, timeouts, joins);
+//! - to every subscriber of the [`EventBus`] the policy was built with. Each subscriber
+//!   has its own unbounded queue, so a slow reader never makes a policy wait and never
+//!   loses an event; a dropped [`EventReceiver`] is forgotten on the next event.
+//!
+//! ```
+//! use hale_resilience::{EventBus, EventKind};
+//!
+//! let bus = EventBus::new();
+//! let mut events = bus.subscribe();
+//! bus.emit("payments", EventKind::TimedOut { after_ms: 250 });
+//!
+//! let event = events.try_recv().unwrap();
+//! assert_eq!(event.policy, "payments");
+//! assert_eq!(event.kind, EventKind::TimedOut { after_ms: 250 });
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::breaker::BreakerState;
+use crate::error::Rejection;
+use crate::util::{duration_millis, lock, unix_millis};
+
+/// One thing a policy did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResilienceEvent {
+    /// When it happened, in milliseconds since the Unix epoch (wall clock).
+    pub at_unix_ms: u64,
+    /// Name of the policy that reported it.
+    pub policy: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Why a retry policy stopped trying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GiveUpReason {
+    /// The error was classified as not retryable.
+    NonRetryable,
+    /// The maximum number of attempts was used.
+    AttemptsExhausted,
+    /// The next attempt could not start before the overall deadline.
+    Deadline,
+}
+
+/// Which policy refused a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionKind {
+    /// An open circuit breaker.
+    CircuitOpen,
+    /// A full bulkhead.
+    BulkheadFull,
+    /// A rate limiter out of tokens.
+    RateLimited,
+    /// A single-flight guard already running the key.
+    AlreadyRunning,
+}
+
+/// The kinds of events, each with its details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// An attempt failed and another one is scheduled.
+    RetryScheduled {
+        /// The attempt that failed (1 for the first).
+        attempt: u32,
+        /// Wait before the next attempt.
+        delay_ms: u64,
+        /// The error of the failed attempt.
+        error: String,
+    },
+    /// A retry policy stopped and returned the last error.
+    RetryGaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// Why it stopped.
+        reason: GiveUpReason,
+        /// The last error.
+        error: String,
+    },
+    /// A circuit breaker changed state.
+    BreakerTransition {
+        /// State before.
+        from: BreakerState,
+        /// State after.
+        to: BreakerState,
+    },
+    /// A policy refused a call without calling the dependency.
+    CallRejected {
+        /// Which kind of policy refused.
+        reason: RejectionKind,
+        /// When the policy expects to accept calls again, if it knows.
+        retry_after_ms: Option<u64>,
+    },
+    /// An attempt was cancelled by a timeout.
+    TimedOut {
+        /// The limit that was reached.
+        after_ms: u64,
+    },
+    /// An alternative of a fallback chain failed and the next one is tried.
+    FallbackTaken {
+        /// The alternative that failed.
+        failed: String,
+        /// The alternative tried next.
+        next: String,
+        /// Why it failed.
+        error: String,
+    },
+    /// Every alternative of a fallback chain failed; the escalation handler runs.
+    Escalated {
+        /// How many alternatives failed.
+        failed_alternatives: u32,
+    },
+    /// An optional step failed and its neutral default was used.
+    Degraded {
+        /// The step.
+        step: String,
+        /// Why it failed.
+        error: String,
+    },
+    /// A caller joined work already running for the same key instead of starting it.
+    SingleFlightJoined {
+        /// The key, formatted with `Debug`.
+        key: String,
+    },
+    /// A resource mediator gave up acquiring a set of resources.
+    ResourcesTimedOut {
+        /// Every resource requested.
+        resources: Vec<String>,
+        /// The one still unavailable when time ran out.
+        waiting_for: String,
+        /// How long the caller waited.
+        waited_ms: u64,
+    },
+}
+
+impl EventKind {
+    /// The event for a rejection.
+    pub fn rejected(rejection: &Rejection) -> Self {
+        let reason = match rejection {
+            Rejection::CircuitOpen { .. } => RejectionKind::CircuitOpen,
+            Rejection::BulkheadFull { .. } => RejectionKind::BulkheadFull,
+            Rejection::RateLimited { .. } => RejectionKind::RateLimited,
+            Rejection::AlreadyRunning { .. } => RejectionKind::AlreadyRunning,
+        };
+        Self::CallRejected {
+            reason,
+            retry_after_ms: rejection.retry_after().map(duration_millis),
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RetryScheduled {
+                attempt,
+                delay_ms,
+                error,
+            } => write!(f, "attempt {attempt} failed ({error}); retrying in {delay_ms} ms"),
+            Self::RetryGaveUp {
+                attempts,
+                reason,
+                error,
+            } => write!(f, "gave up after {attempts} attempt(s), {reason:?}: {error}"),
+            Self::BreakerTransition { from, to } => {
+                write!(f, "circuit breaker {from:?} -> {to:?}")
+            }
+            Self::CallRejected {
+                reason,
+                retry_after_ms,
+            } => match retry_after_ms {
+                Some(ms) => write!(f, "call rejected ({reason:?}); retry in {ms} ms"),
+                None => write!(f, "call rejected ({reason:?})"),
+            },
+            Self::TimedOut { after_ms } => write!(f, "timed out after {after_ms} ms"),
+            Self::FallbackTaken { failed, next, error } => {
+                write!(f, "`{failed}` failed ({error}); falling back to `{next}`")
+            }
+            Self::Escalated { failed_alternatives } => {
+                write!(f, "all {failed_alternatives} alternative(s) failed; escalating")
+            }
+            Self::Degraded { step, error } => {
+                write!(f, "optional step `{step}` failed ({error}); using its default")
+            }
+            Self::SingleFlightJoined { key } => write!(f, "joined running work for {key}"),
+            Self::ResourcesTimedOut {
+                resources,
+                waiting_for,
+                waited_ms,
+            } => write!(
+                f,
+                "gave up acquiring {resources:?} after {waited_ms} ms, waiting for `{waiting_for}`"
+            ),
+        }
+    }
+}
+
+/// Emits an event to `tracing` at a level that matches how much an operator should care.
+fn trace(event: &ResilienceEvent) {
+    let policy = event.policy.as_str();
+    let kind = &event.kind;
+    match kind {
+        EventKind::BreakerTransition {
+            to: BreakerState::Open | BreakerState::ForcedOpen,
+            ..
+        }
+        | EventKind::Escalated { .. }
+        | EventKind::ResourcesTimedOut { .. } => {
+            tracing::warn!(target: "hale_resilience", policy, "{kind}");
+        }
+        EventKind::BreakerTransition { .. }
+        | EventKind::FallbackTaken { .. }
+        | EventKind::Degraded { .. }
+        | EventKind::RetryGaveUp { .. } => {
+            tracing::info!(target: "hale_resilience", policy, "{kind}");
+        }
+        EventKind::RetryScheduled { .. }
+        | EventKind::CallRejected { .. }
+        | EventKind::TimedOut { .. }
+        | EventKind::SingleFlightJoined { .. } => {
+            tracing::debug!(target: "hale_resilience", policy, "{kind}");
+        }
+    }
+}
+
+/// Fans policy events out to subscribers (and always to `tracing`).
+///
+/// Cloning is cheap and every clone feeds the same subscribers, so one bus can be given
+/// to all the policies of a service. A policy built without a bus still traces its events.
+#[derive(Clone, Default)]
+pub struct EventBus {
+    subscribers: Arc<Mutex<Vec<mpsc::UnboundedSender<ResilienceEvent>>>>,
+}
+
+impl EventBus {
+    /// A bus with no subscribers yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new subscriber that receives every event emitted from now on.
+    pub fn subscribe(&self) -> EventReceiver {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        lock(&self.subscribers).push(sender);
+        EventReceiver { receiver }
+    }
+
+    /// Number of live subscribers (dropped ones are noticed on the next event).
+    pub fn subscriber_count(&self) -> usize {
+        lock(&self.subscribers).len()
+    }
+
+    /// Records an event for the policy named `policy`: traces it and sends it to every
+    /// subscriber.
+    pub fn emit(&self, policy: &str, kind: EventKind) {
+        let event = ResilienceEvent {
+            at_unix_ms: unix_millis(),
+            policy: policy.to_owned(),
+            kind,
+        };
+        trace(&event);
+        let mut subscribers = lock(&self.subscribers);
+        subscribers.retain(|subscriber| subscriber.send(event.clone()).is_ok());
+    }
+}
+
+impl fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventBus")
+            .field("subscribers", &self.subscriber_count())
+            .finish()
+    }
+}
+
+/// One subscriber's queue of events.
+#[derive(Debug)]
+pub struct EventReceiver {
+    receiver: mpsc::UnboundedReceiver<ResilienceEvent>,
+}
+
+impl EventReceiver {
+    /// Waits for the next event. `None` once every clone of the bus is dropped and the
+    /// queue is empty.
+    pub async fn recv(&mut self) -> Option<ResilienceEvent> {
+        self.receiver.recv().await
+    }
+
+    /// The next event if one is queued, without waiting.
+    pub fn try_recv(&mut self) -> Option<ResilienceEvent> {
+        self.receiver.try_recv().ok()
+    }
+
+    /// Every event queued right now, oldest first.
+    pub fn drain(&mut self) -> Vec<ResilienceEvent> {
+        std::iter::from_fn(|| self.try_recv()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_subscriber_gets_every_event_and_dropped_ones_are_pruned() {
+        let bus = EventBus::new();
+        let mut first = bus.subscribe();
+        let second = bus.subscribe();
+        drop(second);
+        bus.emit("db", EventKind::TimedOut { after_ms: 5 });
+        bus.emit("db", EventKind::TimedOut { after_ms: 6 });
+        assert_eq!(bus.subscriber_count(), 1);
+        let kinds: Vec<_> = first.drain().into_iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                EventKind::TimedOut { after_ms: 5 },
+                EventKind::TimedOut { after_ms: 6 }
+            ]
+        );
+    }
+
+    #[test]
+    fn events_serialize_flat_with_a_tag() {
+        let event = ResilienceEvent {
+            at_unix_ms: 1,
+            policy: "llm".into(),
+            kind: EventKind::BreakerTransition {
+                from: BreakerState::Closed,
+                to: BreakerState::Open,
+            },
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "at_unix_ms": 1,
+                "policy": "llm",
+                "event": "breaker_transition",
+                "from": "closed",
+                "to": "open"
+            })
+        );
+        let back: ResilienceEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
+    }
+}
