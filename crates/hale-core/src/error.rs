@@ -91,6 +91,14 @@ pub enum ChildError {
         /// The child.
         child: String,
     },
+    /// A dynamic supervisor already has `max_children` children.
+    #[error("dynamic supervisor `{supervisor}` already has its maximum of {max} children")]
+    MaxChildren {
+        /// The dynamic supervisor.
+        supervisor: ChildPath,
+        /// Its `max_children`.
+        max: usize,
+    },
     /// The spec given to `start_child` is invalid.
     #[error(transparent)]
     InvalidSpec(#[from] SpecError),

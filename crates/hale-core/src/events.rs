@@ -121,6 +121,13 @@ pub enum HealingEventKind {
         /// How the stop ended.
         outcome: StopOutcome,
     },
+    /// A dynamic supervisor was asked to start a unique child whose key is
+    /// already running, and answered with the running one instead of
+    /// starting a duplicate.
+    DuplicateRefused {
+        /// The logical task's key.
+        key: String,
+    },
     /// A child's spec was removed: a temporary child exited, or
     /// `delete_child` was called.
     ChildRemoved,

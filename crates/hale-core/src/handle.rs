@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ractor::rpc::CallResult;
-use ractor::{ActorRef, Message, RpcReplyPort};
+use ractor::{Actor, ActorCell, ActorRef, Message, RpcReplyPort, SpawnErr};
 
-use crate::error::CallError;
-use crate::events::EventBus;
-use crate::exit::{ExitReason, NORMAL};
+use crate::error::{CallError, SupervisorStartError};
+use crate::events::{EventBus, HealingEventKind};
+use crate::exit::{ExitReason, NORMAL, SHUTDOWN};
 use crate::path::ChildPath;
 use crate::shutdown::KILL_CONFIRM_TIMEOUT;
 
@@ -97,4 +97,44 @@ impl<M: Message> Control<M> {
         let _ = self.actor.get_cell().wait(None).await;
         self.exit.get().unwrap_or(ExitReason::Killed)
     }
+}
+
+/// Spawns a supervisor actor (linked to `parent`, if any) and maps a failed
+/// start back to the typed error its `pre_start` returned.
+pub(crate) async fn spawn_supervisor<A: Actor>(
+    handler: A,
+    args: A::Arguments,
+    parent: Option<ActorCell>,
+    path: &ChildPath,
+) -> Result<ActorRef<A::Msg>, SupervisorStartError> {
+    let spawned = match parent {
+        Some(parent) => Actor::spawn_linked(None, handler, args, parent).await,
+        None => Actor::spawn(None, handler, args).await,
+    };
+    let cause = match spawned {
+        Ok((actor, _join)) => return Ok(actor),
+        Err(SpawnErr::StartupFailed(cause)) => match cause.downcast::<SupervisorStartError>() {
+            Ok(error) => return Err(*error),
+            Err(other) => other.to_string(),
+        },
+        Err(other) => other.to_string(),
+    };
+    Err(SupervisorStartError::Spawn {
+        supervisor: path.clone(),
+        cause,
+    })
+}
+
+/// Ends a supervisor that gave up or shut down automatically: its children
+/// are already stopped; it exits with reason `shutdown`.
+pub(crate) fn exit_with_shutdown<M: Message>(myself: &ActorRef<M>, exit: &ExitSlot) {
+    exit.settle(ExitReason::Shutdown(None));
+    myself.stop(Some(SHUTDOWN.to_owned()));
+}
+
+/// Records and announces a supervisor's exit, from its `post_stop`. Without
+/// a reason recorded before, it was stopped from outside: `shutdown`.
+pub(crate) fn announce_stopped(exit: &ExitSlot, events: &EventBus, path: &ChildPath) {
+    let reason = exit.settle(ExitReason::Shutdown(None));
+    events.emit(path, HealingEventKind::SupervisorStopped { reason });
 }

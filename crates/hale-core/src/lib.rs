@@ -16,7 +16,7 @@
 //! waiting for a killed child) it says so.
 
 mod child_ref;
-// pub mod dynamic;
+pub mod dynamic;
 mod error;
 pub mod events;
 mod exit;
@@ -30,7 +30,10 @@ mod supervisor;
 mod task;
 
 pub use child_ref::{ChildRef, ChildRefError};
-// pub use dynamic::{DynamicSupervisor, DynamicSupervisorRef, DynamicSupervisorSpec};
+pub use dynamic::{
+    ChildTemplate, DynamicChild, DynamicChildId, DynamicChildInfo, DynamicStart, DynamicSupervisor,
+    DynamicSupervisorRef, DynamicSupervisorSpec, TemplateSupervisor,
+};
 pub use error::{CallError, ChildError, SupervisorStartError};
 pub use events::{EventBus, EventStream, HealingEvent, HealingEventKind, StopCause, StopOutcome};
 pub use exit::ExitReason;

@@ -14,7 +14,7 @@ use crate::events::EventBus;
 use crate::exit::ExitReason;
 use crate::path::ChildPath;
 use crate::shutdown::Shutdown;
-use crate::spec::SupervisorSpec;
+use crate::spec::SpecError;
 
 /// When a child is restarted after it exits (OTP's `restart` field).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,6 +98,8 @@ pub type StartFuture = Pin<Box<dyn Future<Output = Result<StartOutcome, StartErr
 
 type StartFn = Arc<dyn Fn(StartContext) -> StartFuture + Send + Sync>;
 
+pub(crate) type NestedValidation = Arc<dyn Fn(&ChildPath) -> Result<(), SpecError> + Send + Sync>;
+
 /// What a start function gets from the supervisor that calls it.
 #[derive(Clone, Debug)]
 pub struct StartContext {
@@ -139,7 +141,8 @@ pub struct ChildSpec {
     shutdown: Option<Shutdown>,
     pub(crate) kind: ChildKind,
     pub(crate) significant: bool,
-    pub(crate) nested: Option<Arc<SupervisorSpec>>,
+    /// Checks the subtree of a nested supervisor, given the parent's path.
+    pub(crate) validate_nested: Option<NestedValidation>,
 }
 
 impl ChildSpec {
@@ -161,7 +164,7 @@ impl ChildSpec {
             shutdown: None,
             kind: ChildKind::Worker,
             significant: false,
-            nested: None,
+            validate_nested: None,
         }
     }
 

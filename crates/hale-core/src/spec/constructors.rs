@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ractor::Actor;
 
+use crate::dynamic::DynamicSupervisorSpec;
 use crate::path::ChildPath;
 use crate::spec::{ChildKind, ChildSpec, StartOutcome, SupervisorSpec};
 use crate::task::TaskActor;
@@ -59,7 +60,23 @@ impl ChildSpec {
             async move { crate::supervisor::start_nested(&spec, ctx).await }
         })
         .kind(ChildKind::Supervisor);
-        child.nested = Some(nested);
+        child.validate_nested = Some(Arc::new(move |parent| nested.validate_at(parent)));
+        child
+    }
+
+    /// A nested dynamic supervisor, started empty from `spec` every time
+    /// (children it had are not carried over a restart). Its id is the
+    /// spec's name; its kind is [`ChildKind::Supervisor`]. Reach it with
+    /// [`SupervisorRef::child_dynamic_supervisor`](crate::SupervisorRef::child_dynamic_supervisor).
+    pub fn dynamic_supervisor(spec: DynamicSupervisorSpec) -> Self {
+        let spec = Arc::new(spec);
+        let nested = Arc::clone(&spec);
+        let mut child = Self::new(spec.name.clone(), move |ctx| {
+            let spec = Arc::clone(&spec);
+            async move { crate::dynamic::start_nested(&spec, ctx).await }
+        })
+        .kind(ChildKind::Supervisor);
+        child.validate_nested = Some(Arc::new(move |parent| nested.validate_at(parent)));
         child
     }
 

@@ -38,3 +38,4 @@ pub use child::{ChildKind, ChildSpec, Restart, StartContext, StartError, StartFu
 pub use constructors::{TaskContext, TaskError};
 pub use supervisor::{AutoShutdown, Strategy, SupervisorFlags, SupervisorSpec};
 pub use validate::SpecError;
+pub(crate) use validate::validate_supervisor;

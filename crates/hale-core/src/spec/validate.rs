@@ -59,12 +59,6 @@ pub enum SpecError {
         /// The child.
         child: String,
     },
-    /// A dynamic supervisor was given an auto_shutdown other than never.
-    #[error("dynamic supervisor `{supervisor}`: auto_shutdown must be never")]
-    DynamicAutoShutdown {
-        /// The dynamic supervisor.
-        supervisor: ChildPath,
-    },
 }
 
 impl SupervisorSpec {
@@ -75,15 +69,7 @@ impl SupervisorSpec {
 
     /// Checks this supervisor as a child of the node at `parent`.
     pub(crate) fn validate_at(&self, parent: &ChildPath) -> Result<(), SpecError> {
-        if self.name.is_empty() {
-            return Err(SpecError::EmptySupervisorName {
-                parent: parent.clone(),
-            });
-        }
-        let path = parent.child(&self.name);
-        if self.flags.period.is_zero() {
-            return Err(SpecError::ZeroPeriod { supervisor: path });
-        }
+        let path = validate_supervisor(parent, &self.name, self.flags.period)?;
         let mut seen = HashSet::with_capacity(self.children.len());
         for child in &self.children {
             child.validate_under(&path, self.flags.auto_shutdown)?;
@@ -96,6 +82,25 @@ impl SupervisorSpec {
         }
         Ok(())
     }
+}
+
+/// The checks every kind of supervisor shares: a name, and a period > 0.
+/// Returns the supervisor's path.
+pub(crate) fn validate_supervisor(
+    parent: &ChildPath,
+    name: &str,
+    period: std::time::Duration,
+) -> Result<ChildPath, SpecError> {
+    if name.is_empty() {
+        return Err(SpecError::EmptySupervisorName {
+            parent: parent.clone(),
+        });
+    }
+    let path = parent.child(name);
+    if period.is_zero() {
+        return Err(SpecError::ZeroPeriod { supervisor: path });
+    }
+    Ok(path)
 }
 
 impl ChildSpec {
@@ -125,8 +130,8 @@ impl ChildSpec {
                 });
             }
         }
-        if let Some(nested) = &self.nested {
-            nested.validate_at(supervisor)?;
+        if let Some(validate_nested) = &self.validate_nested {
+            validate_nested(supervisor)?;
         }
         Ok(())
     }

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
-use crate::events::{EventBus, HealingEventKind};
-use crate::exit::{ExitReason, SHUTDOWN};
-use crate::handle::ExitSlot;
+use crate::events::EventBus;
+use crate::exit::ExitReason;
+use crate::handle::{ExitSlot, announce_stopped, exit_with_shutdown};
 use crate::path::ChildPath;
 use crate::spec::SupervisorSpec;
 use crate::supervisor::SupervisorRef;
@@ -117,17 +117,13 @@ impl Actor for SupervisorActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.stop_all().await;
-        // Stopped from outside (by a parent, or ractor's stop) unless a
-        // reason was recorded first.
-        let reason = state.exit.settle(ExitReason::Shutdown(None));
-        state.emit_own(HealingEventKind::SupervisorStopped { reason });
+        announce_stopped(&state.exit, &state.events, &state.path);
         Ok(())
     }
 }
 
 fn finish(flow: Flow, state: &mut SupervisorState) {
     if flow == Flow::Shutdown {
-        state.exit.settle(ExitReason::Shutdown(None));
-        state.myself.stop(Some(SHUTDOWN.to_owned()));
+        exit_with_shutdown(&state.myself, &state.exit);
     }
 }

@@ -7,6 +7,8 @@ use ractor::rpc::CallResult;
 use ractor::{ActorCell, Message, RpcReplyPort};
 
 use crate::child_ref::ChildRef;
+use crate::dynamic::DynamicSupervisorRef;
+use crate::dynamic::state::DynamicMsg;
 use crate::error::{CallError, ChildError};
 use crate::events::{EventBus, EventStream};
 use crate::exit::ExitReason;
@@ -156,13 +158,30 @@ impl SupervisorRef {
     /// the child is not a Hale supervisor; [`ChildError::Restarting`] if it
     /// does not run now.
     pub async fn child_supervisor(&self, id: &str) -> Result<SupervisorRef, ChildError> {
-        let child: ChildRef<SupervisorMsg> = self.child_ref(id).await?;
+        self.nested_handle(id, SupervisorMsg::Handle).await
+    }
+
+    /// The handle of a running child that is a dynamic supervisor.
+    ///
+    /// Errors: as [`child_supervisor`](Self::child_supervisor).
+    pub async fn child_dynamic_supervisor(&self, id: &str) -> Result<DynamicSupervisorRef, ChildError> {
+        self.nested_handle(id, DynamicMsg::Handle).await
+    }
+
+    /// Asks the running child `id`, a supervisor of message type `M`, for its
+    /// own handle.
+    async fn nested_handle<M: Message, H: Send + 'static>(
+        &self,
+        id: &str,
+        ask: fn(RpcReplyPort<H>) -> M,
+    ) -> Result<H, ChildError> {
+        let child: ChildRef<M> = self.child_ref(id).await?;
         let not_running = || ChildError::Restarting {
             supervisor: self.control.path.clone(),
             child: id.to_owned(),
         };
         let actor = child.current().ok_or_else(not_running)?;
-        match actor.call(SupervisorMsg::Handle, None).await {
+        match actor.call(ask, None).await {
             Ok(CallResult::Success(handle)) => Ok(handle),
             _ => Err(not_running()),
         }

@@ -48,19 +48,20 @@ mod actor;
 mod children;
 mod handle;
 pub(crate) mod messages;
-mod state;
+pub(crate) mod state;
 
 use std::sync::Arc;
 
-use ractor::{Actor, ActorCell, SpawnErr};
+use ractor::ActorCell;
 
 use crate::error::SupervisorStartError;
 use crate::events::EventBus;
-use crate::handle::{Control, ExitSlot};
+use crate::handle::{Control, ExitSlot, spawn_supervisor};
 use crate::path::ChildPath;
 use crate::spec::{StartContext, StartError, StartOutcome, SupervisorSpec};
 use actor::{SupervisorActor, SupervisorArgs};
 
+pub(crate) use children::{Child, Slot, StartKind};
 pub use handle::SupervisorRef;
 pub use messages::{ChildCounts, ChildInfo, ChildStatus, StartedChild};
 
@@ -106,27 +107,11 @@ async fn spawn(
         events: events.clone(),
         exit: Arc::clone(&exit),
     };
-    let spawned = match parent {
-        Some(parent) => Actor::spawn_linked(None, SupervisorActor, args, parent).await,
-        None => Actor::spawn(None, SupervisorActor, args).await,
-    };
-    match spawned {
-        Ok((actor, _join)) => Ok(SupervisorRef::new(Control {
-            actor,
-            path,
-            events,
-            exit,
-        })),
-        Err(SpawnErr::StartupFailed(cause)) => match cause.downcast::<SupervisorStartError>() {
-            Ok(error) => Err(*error),
-            Err(other) => Err(SupervisorStartError::Spawn {
-                supervisor: path,
-                cause: other.to_string(),
-            }),
-        },
-        Err(other) => Err(SupervisorStartError::Spawn {
-            supervisor: path,
-            cause: other.to_string(),
-        }),
-    }
+    let actor = spawn_supervisor(SupervisorActor, args, parent, &path).await?;
+    Ok(SupervisorRef::new(Control {
+        actor,
+        path,
+        events,
+        exit,
+    }))
 }

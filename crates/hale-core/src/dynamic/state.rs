@@ -1,0 +1,316 @@
+//! The dynamic supervisor's state machine.
+//!
+//! Children live in a map keyed by their handle (start order = handle
+//! order), with two indexes kept beside it: running actor → handle, for
+//! exits, and unique key → handle, for [`start_unique`]. Every lookup is a
+//! map lookup, so the cost of an exit or a start does not grow with the
+//! number of children.
+//!
+//! [`start_unique`]: crate::DynamicSupervisorRef::start_unique
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use futures::future::join_all;
+use ractor::{ActorId, ActorRef};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::child_ref::Incarnation;
+use crate::dynamic::{
+    DynamicChild, DynamicChildId, DynamicStart, DynamicSupervisorRef, DynamicSupervisorSpec,
+};
+use crate::error::ChildError;
+use crate::events::{EventBus, HealingEventKind, StopCause};
+use crate::exit::ExitReason;
+use crate::handle::ExitSlot;
+use crate::intensity::RestartWindow;
+use crate::path::ChildPath;
+use crate::spec::{AutoShutdown, ChildKind, ChildSpec};
+use crate::supervisor::messages::{ChildCounts, ChildInfo};
+use crate::supervisor::state::Flow;
+use crate::supervisor::{Child, Slot, StartKind};
+
+/// The dynamic supervisor's mailbox.
+pub(crate) enum DynamicMsg {
+    Start {
+        spec: ChildSpec,
+        key: Option<String>,
+        reply: ractor::RpcReplyPort<Result<DynamicStart, ChildError>>,
+    },
+    Terminate(DynamicChildId, ractor::RpcReplyPort<Result<(), ChildError>>),
+    WhichChildren(ractor::RpcReplyPort<Vec<DynamicChildInfo>>),
+    CountChildren(ractor::RpcReplyPort<ChildCounts>),
+    Follow(
+        DynamicChildId,
+        ractor::RpcReplyPort<Result<watch::Receiver<Incarnation>, ChildError>>,
+    ),
+    Handle(ractor::RpcReplyPort<DynamicSupervisorRef>),
+    /// A restart failed earlier; try again.
+    RetryRestart(DynamicChildId),
+}
+
+/// One row of a dynamic supervisor's `which_children`.
+#[derive(Clone, Debug)]
+pub struct DynamicChildInfo {
+    /// The child's handle.
+    pub handle: DynamicChildId,
+    /// The unique key it was started with, if any.
+    pub key: Option<String>,
+    /// The rest of what a static supervisor reports (its `id` is the spec's).
+    pub info: ChildInfo,
+}
+
+struct Entry {
+    child: Child,
+    key: Option<String>,
+}
+
+pub(crate) struct DynamicState {
+    pub(crate) myself: ActorRef<DynamicMsg>,
+    pub(crate) path: ChildPath,
+    pub(crate) events: EventBus,
+    pub(crate) exit: Arc<ExitSlot>,
+    max_children: Option<usize>,
+    intensity: u32,
+    period_ms: u64,
+    window: RestartWindow,
+    next_handle: u64,
+    children: BTreeMap<DynamicChildId, Entry>,
+    by_actor: HashMap<ActorId, DynamicChildId>,
+    by_key: HashMap<String, DynamicChildId>,
+}
+
+impl DynamicState {
+    pub(crate) fn new(
+        myself: ActorRef<DynamicMsg>,
+        spec: &DynamicSupervisorSpec,
+        path: ChildPath,
+        events: EventBus,
+        exit: Arc<ExitSlot>,
+    ) -> Self {
+        Self {
+            myself,
+            path,
+            events,
+            exit,
+            max_children: spec.max_children,
+            intensity: spec.intensity,
+            period_ms: u64::try_from(spec.period.as_millis()).unwrap_or(u64::MAX),
+            window: RestartWindow::new(spec.intensity, spec.period),
+            next_handle: 0,
+            children: BTreeMap::new(),
+            by_actor: HashMap::new(),
+            by_key: HashMap::new(),
+        }
+    }
+
+    pub(crate) async fn start_child(
+        &mut self,
+        spec: ChildSpec,
+        key: Option<String>,
+    ) -> Result<DynamicStart, ChildError> {
+        spec.validate_under(&self.path, AutoShutdown::Never)?;
+        if let Some(existing) = key.as_ref().and_then(|key| self.by_key.get(key)).copied() {
+            if let Some(key) = key {
+                let path = self.children[&existing].child.path.clone();
+                self.events
+                    .emit(&path, HealingEventKind::DuplicateRefused { key });
+            }
+            return Ok(DynamicStart::AlreadyRunning(self.describe(existing)));
+        }
+        if let Some(max) = self.max_children
+            && self.children.len() >= max
+        {
+            return Err(ChildError::MaxChildren {
+                supervisor: self.path.clone(),
+                max,
+            });
+        }
+        let handle = DynamicChildId(self.next_handle);
+        self.next_handle += 1;
+        let path = self.path.child(&format!("{}{handle}", spec.id));
+        let mut child = Child::new(spec, path);
+        match child
+            .start(self.myself.get_cell(), &self.events, StartKind::Fresh)
+            .await
+        {
+            Ok(Some(actor)) => {
+                self.by_actor.insert(actor.get_id(), handle);
+                if let Some(key) = &key {
+                    self.by_key.insert(key.clone(), handle);
+                }
+                self.children.insert(handle, Entry { child, key });
+                Ok(DynamicStart::Started(DynamicChild {
+                    id: handle,
+                    actor: Some(actor),
+                }))
+            }
+            Ok(None) => {
+                child.retire();
+                Ok(DynamicStart::Ignored)
+            }
+            Err(cause) => {
+                let id = child.spec.id.clone();
+                child.retire();
+                Err(ChildError::StartFailed {
+                    supervisor: self.path.clone(),
+                    child: id,
+                    cause,
+                })
+            }
+        }
+    }
+
+    pub(crate) async fn terminate_child(&mut self, handle: DynamicChildId) -> Result<(), ChildError> {
+        let Some(entry) = self.children.get_mut(&handle) else {
+            return Err(self.not_found(handle));
+        };
+        if let Some(actor) = entry.child.running() {
+            self.by_actor.remove(&actor.get_id());
+        }
+        entry.child.stop(&self.events, StopCause::Terminated).await;
+        self.remove(handle);
+        Ok(())
+    }
+
+    /// A linked actor exited. Ignored unless it is a current child.
+    pub(crate) async fn on_exit(&mut self, actor: ActorId, reason: ExitReason) -> Flow {
+        let Some(handle) = self.by_actor.remove(&actor) else {
+            return Flow::Continue;
+        };
+        let Some(entry) = self.children.get_mut(&handle) else {
+            return Flow::Continue;
+        };
+        let will_restart = entry.child.spec.restart.restarts_after(&reason);
+        entry.child.set(Slot::Stopped);
+        let path = entry.child.path.clone();
+        self.events
+            .emit(&path, HealingEventKind::ChildExited { reason, will_restart });
+        if will_restart {
+            self.restart(handle).await
+        } else {
+            self.remove(handle);
+            Flow::Continue
+        }
+    }
+
+    pub(crate) async fn retry(&mut self, handle: DynamicChildId) -> Flow {
+        match self.children.get(&handle) {
+            Some(entry) if matches!(entry.child.slot(), Slot::Restarting) => self.restart(handle).await,
+            _ => Flow::Continue,
+        }
+    }
+
+    async fn restart(&mut self, handle: DynamicChildId) -> Flow {
+        if !self.window.record(Instant::now()) {
+            self.events.emit(
+                &self.path,
+                HealingEventKind::IntensityExceeded {
+                    intensity: self.intensity,
+                    period_ms: self.period_ms,
+                },
+            );
+            self.stop_all().await;
+            return Flow::Shutdown;
+        }
+        let supervisor = self.myself.get_cell();
+        let Some(entry) = self.children.get_mut(&handle) else {
+            return Flow::Continue;
+        };
+        match entry
+            .child
+            .start(supervisor, &self.events, StartKind::Restart)
+            .await
+        {
+            Ok(Some(actor)) => {
+                self.by_actor.insert(actor.get_id(), handle);
+            }
+            // A dynamic child whose restart answers ignore is dropped.
+            Ok(None) => self.remove(handle),
+            Err(_) => {
+                entry.child.set(Slot::Restarting);
+                // Fails only if this supervisor is already stopping.
+                let _ = self.myself.send_message(DynamicMsg::RetryRestart(handle));
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Stops every running child at once and waits for all of them.
+    pub(crate) async fn stop_all(&mut self) {
+        self.by_actor.clear();
+        let events = &self.events;
+        join_all(
+            self.children
+                .values_mut()
+                .map(|entry| entry.child.stop(events, StopCause::SupervisorShutdown)),
+        )
+        .await;
+    }
+
+    pub(crate) fn which_children(&self) -> Vec<DynamicChildInfo> {
+        self.children
+            .iter()
+            .map(|(handle, entry)| DynamicChildInfo {
+                handle: *handle,
+                key: entry.key.clone(),
+                info: entry.child.info(),
+            })
+            .collect()
+    }
+
+    pub(crate) fn count_children(&self) -> ChildCounts {
+        let mut counts = ChildCounts {
+            specs: self.children.len(),
+            active: self.by_actor.len(),
+            ..ChildCounts::default()
+        };
+        for entry in self.children.values() {
+            match entry.child.spec.kind {
+                ChildKind::Worker => counts.workers += 1,
+                ChildKind::Supervisor => counts.supervisors += 1,
+            }
+        }
+        counts
+    }
+
+    pub(crate) fn follow_child(
+        &self,
+        handle: DynamicChildId,
+    ) -> Result<watch::Receiver<Incarnation>, ChildError> {
+        self.children
+            .get(&handle)
+            .map(|entry| entry.child.follow())
+            .ok_or_else(|| self.not_found(handle))
+    }
+
+    fn describe(&self, handle: DynamicChildId) -> DynamicChild {
+        DynamicChild {
+            id: handle,
+            actor: self
+                .children
+                .get(&handle)
+                .and_then(|entry| entry.child.running().cloned()),
+        }
+    }
+
+    fn remove(&mut self, handle: DynamicChildId) {
+        let Some(entry) = self.children.remove(&handle) else {
+            return;
+        };
+        if let Some(key) = &entry.key {
+            self.by_key.remove(key);
+        }
+        let path = entry.child.path.clone();
+        entry.child.retire();
+        self.events.emit(&path, HealingEventKind::ChildRemoved);
+    }
+
+    fn not_found(&self, handle: DynamicChildId) -> ChildError {
+        ChildError::NotFound {
+            supervisor: self.path.clone(),
+            child: handle.to_string(),
+        }
+    }
+}
