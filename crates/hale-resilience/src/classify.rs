@@ -268,7 +268,6 @@ where
 }
 
 /// How a circuit breaker should record the result of a wrapped call.
-#[allow(dead_code)] // The circuit breaker, next in line, is its user.
 pub(crate) fn call_outcome<T, E, C>(classifier: &C, result: &Result<T, ResilienceError<E>>) -> CallOutcome
 where
     C: Classify<E> + ?Sized,

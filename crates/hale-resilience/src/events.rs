@@ -280,6 +280,11 @@ impl EventBus {
         let mut subscribers = lock(&self.subscribers);
         subscribers.retain(|subscriber| subscriber.send(event.clone()).is_ok());
     }
+
+    /// Records a rejection under the name of the policy that refused.
+    pub(crate) fn emit_rejection(&self, rejection: &Rejection) {
+        self.emit(rejection.policy(), EventKind::rejected(rejection));
+    }
 }
 
 impl fmt::Debug for EventBus {

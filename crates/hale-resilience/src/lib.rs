@@ -13,15 +13,19 @@ mod builder;
 pub mod classify;
 mod error;
 pub mod events;
+mod registry;
 pub mod retry;
 mod stats;
 mod util;
 
 pub mod breaker;
 
-pub use breaker::BreakerState;
+pub use breaker::{
+    BreakerConfig, BreakerPermit, BreakerState, BreakerStats, CircuitBreaker, SlidingWindow, WindowMetrics,
+};
 pub use builder::PolicyBuilder;
 pub use classify::{ByErrorClass, CallOutcome, Classifier, Classify, ErrorClass, RetryDecision};
 pub use error::{ConfigError, Rejection, ResilienceError};
 pub use events::{EventBus, EventKind, EventReceiver, GiveUpReason, RejectionKind, ResilienceEvent};
+pub use registry::Registry;
 pub use retry::{Jitter, RetryConfig, RetryPolicy, RetryStats};

@@ -18,7 +18,7 @@ pub(crate) fn read(counter: &AtomicU64) -> u64 {
 
 /// Declares a block of atomic counters (crate-private) and its public snapshot type.
 ///
-/// ```ignore
+/// ```text
 /// counters! {
 ///     /// Counters of a retry policy.
 ///     RetryCounters => pub struct RetryStats {

@@ -1,0 +1,387 @@
+//! The shared circuit-breaker handle and its permits.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::config::BreakerConfig;
+use super::machine::{Admission, Machine, Transition};
+use super::state::BreakerState;
+use crate::builder::PolicyBuilder;
+use crate::classify::{ByErrorClass, CallOutcome, Classify, ErrorClass, call_outcome};
+use crate::error::{ConfigError, Rejection, ResilienceError};
+use crate::events::{EventBus, EventKind};
+use crate::registry::Registry;
+use crate::stats::{bump, counters};
+use crate::util::{lift, lock};
+
+counters! {
+    BreakerCounters =>
+    /// Counters of a circuit breaker since it was built.
+    pub struct BreakerStats {
+        /// Calls let through.
+        permitted,
+        /// Calls refused without calling the dependency.
+        rejected,
+        /// Calls recorded as successful.
+        successes,
+        /// Calls recorded as failed.
+        failures,
+        /// Recorded calls that were slow (successful or not).
+        slow_calls,
+        /// Calls that ended without being recorded (cancelled, or ignored errors).
+        ignored,
+        /// State changes.
+        transitions,
+        /// Times the breaker opened on its own.
+        opened,
+    }
+}
+
+/// The rates the breaker currently judges the dependency by: its sliding window when
+/// closed, its trial calls when half-open.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WindowMetrics {
+    /// State when measured.
+    pub state: BreakerState,
+    /// Calls recorded.
+    pub calls: u32,
+    /// Of which failed.
+    pub failures: u32,
+    /// Of which slow.
+    pub slow_calls: u32,
+    /// Failures in percent of calls.
+    pub failure_rate: f64,
+    /// Slow calls in percent of calls.
+    pub slow_call_rate: f64,
+}
+
+/// State code in the low bits of the published word, epoch above it.
+const STATE_BITS: u32 = 3;
+
+const fn state_code(state: BreakerState) -> u64 {
+    match state {
+        BreakerState::Closed => 0,
+        BreakerState::Open => 1,
+        BreakerState::HalfOpen => 2,
+        BreakerState::ForcedOpen => 3,
+        BreakerState::Disabled => 4,
+    }
+}
+
+fn decode_state(word: u64) -> BreakerState {
+    match word & ((1 << STATE_BITS) - 1) {
+        0 => BreakerState::Closed,
+        1 => BreakerState::Open,
+        2 => BreakerState::HalfOpen,
+        3 => BreakerState::ForcedOpen,
+        _ => BreakerState::Disabled,
+    }
+}
+
+/// A circuit breaker, on the model of resilience4j. Cheap to clone; clones are the same
+/// breaker. Share one per dependency, usually through a [`Registry`].
+///
+/// ```
+/// use std::time::Duration;
+/// use hale_resilience::{BreakerState, CircuitBreaker, ResilienceError};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let breaker = CircuitBreaker::builder("payments")
+///     .count_window(4)
+///     .minimum_calls(4)
+///     .failure_rate_threshold(50.0)
+///     .wait_in_open(Duration::from_secs(30))
+///     .build()
+///     .unwrap();
+///
+/// for _ in 0..4 {
+///     let _ = breaker.call(|| async { Err::<(), _>("gateway down".to_string()) }).await;
+/// }
+/// assert_eq!(breaker.state(), BreakerState::Open);
+///
+/// // Rejected without calling the gateway.
+/// let result = breaker.call(|| async { Ok::<_, String>("paid") }).await;
+/// assert!(matches!(result, Err(ResilienceError::Rejected(_))));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct CircuitBreaker {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    name: Arc<str>,
+    config: BreakerConfig,
+    /// `epoch << STATE_BITS | state`, mirrored from the machine after every change, so
+    /// a closed breaker admits a call with one atomic load and no lock.
+    published: AtomicU64,
+    machine: Mutex<Machine>,
+    events: EventBus,
+    counters: BreakerCounters,
+}
+
+impl CircuitBreaker {
+    /// Starts building a breaker named `name` (usually the dependency it guards).
+    pub fn builder(name: impl Into<Arc<str>>) -> PolicyBuilder<BreakerConfig> {
+        PolicyBuilder::new(name)
+    }
+
+    /// A registry that creates one breaker per dependency name with `config`, all
+    /// reporting to `events`. The settings are checked once, here.
+    pub fn registry(config: BreakerConfig, events: &EventBus) -> Result<Registry<Self>, ConfigError> {
+        config.validate("<registry template>")?;
+        let events = events.clone();
+        Ok(Registry::new(move |name| {
+            Self::from_valid(Arc::from(name), config.clone(), events.clone())
+        }))
+    }
+
+    pub(super) fn from_valid(name: Arc<str>, config: BreakerConfig, events: EventBus) -> Self {
+        let machine = Machine::new(config.clone(), Instant::now());
+        Self {
+            shared: Arc::new(Shared {
+                name,
+                config,
+                published: AtomicU64::new(state_code(BreakerState::Closed)),
+                machine: Mutex::new(machine),
+                events,
+                counters: BreakerCounters::default(),
+            }),
+        }
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &BreakerConfig {
+        &self.shared.config
+    }
+
+    /// The current state. An open breaker whose wait has passed still reads `Open` until
+    /// the next call moves it to half-open.
+    pub fn state(&self) -> BreakerState {
+        decode_state(self.shared.published.load(Ordering::Acquire))
+    }
+
+    /// Counters since the breaker was built.
+    pub fn stats(&self) -> BreakerStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// The rates the breaker currently judges by.
+    pub fn metrics(&self) -> WindowMetrics {
+        let mut machine = lock(&self.shared.machine);
+        let tally = machine.tally(Instant::now());
+        WindowMetrics {
+            state: machine.state(),
+            calls: tally.calls,
+            failures: tally.failures,
+            slow_calls: tally.slow,
+            failure_rate: tally.failure_rate(),
+            slow_call_rate: tally.slow_rate(),
+        }
+    }
+
+    /// Asks to make a call. On success, report the result through the permit; dropping
+    /// it unreported (a cancelled call) records nothing and frees its half-open slot.
+    pub fn try_acquire(&self) -> Result<BreakerPermit, Rejection> {
+        let word = self.shared.published.load(Ordering::Acquire);
+        let admission = match decode_state(word) {
+            // The happy path: no lock, no allocation.
+            BreakerState::Closed | BreakerState::Disabled => Admission::Permitted {
+                epoch: word >> STATE_BITS,
+            },
+            _ => self.with_machine(|machine, now| machine.acquire(now)),
+        };
+        match admission {
+            Admission::Permitted { epoch } => {
+                bump(&self.shared.counters.permitted);
+                Ok(BreakerPermit {
+                    breaker: self.clone(),
+                    epoch,
+                    started: Instant::now(),
+                    settled: false,
+                })
+            }
+            Admission::Rejected { retry_after } => {
+                bump(&self.shared.counters.rejected);
+                let rejection = Rejection::CircuitOpen {
+                    breaker: Arc::clone(&self.shared.name),
+                    retry_after,
+                };
+                self.shared.events.emit_rejection(&rejection);
+                Err(rejection)
+            }
+        }
+    }
+
+    /// Runs `operation` if the breaker allows it, counting errors as failures by their
+    /// [`ErrorClass`].
+    pub async fn call<T, E, F, Fut>(&self, operation: F) -> Result<T, ResilienceError<E>>
+    where
+        E: ErrorClass,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.call_with(&ByErrorClass, operation).await
+    }
+
+    /// Like [`call`](Self::call), classifying errors with `classifier`.
+    pub async fn call_with<T, E, C, F, Fut>(
+        &self,
+        classifier: &C,
+        operation: F,
+    ) -> Result<T, ResilienceError<E>>
+    where
+        C: Classify<E> + ?Sized,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_with(classifier, || lift(operation())).await
+    }
+
+    /// The building block for composition: `operation` already reports
+    /// [`ResilienceError`]s. Timeouts count as failures; rejections by inner policies
+    /// are not recorded (the dependency was not called).
+    pub async fn run_with<T, E, C, F, Fut>(
+        &self,
+        classifier: &C,
+        operation: F,
+    ) -> Result<T, ResilienceError<E>>
+    where
+        C: Classify<E> + ?Sized,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ResilienceError<E>>>,
+    {
+        let permit = self.try_acquire()?;
+        let result = operation().await;
+        permit.record(call_outcome(classifier, &result));
+        result
+    }
+
+    /// Holds the breaker open: every call is rejected until [`reset`](Self::reset).
+    pub fn force_open(&self) {
+        self.with_machine(|machine, now| ((), machine.force(BreakerState::ForcedOpen, now)));
+    }
+
+    /// Switches the breaker off: every call flows and nothing is recorded until
+    /// [`reset`](Self::reset).
+    pub fn disable(&self) {
+        self.with_machine(|machine, now| ((), machine.force(BreakerState::Disabled, now)));
+    }
+
+    /// Returns to closed with an empty window, from any state.
+    pub fn reset(&self) {
+        self.with_machine(|machine, now| ((), machine.force(BreakerState::Closed, now)));
+    }
+
+    /// Runs `f` on the locked machine, publishes its state, then reports any transition
+    /// (outside the lock, so subscribers never slow down callers).
+    fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, Instant) -> (R, Option<Transition>)) -> R {
+        let (result, transition) = {
+            let mut machine = lock(&self.shared.machine);
+            let out = f(&mut machine, Instant::now());
+            let word = (machine.epoch() << STATE_BITS) | state_code(machine.state());
+            self.shared.published.store(word, Ordering::Release);
+            out
+        };
+        if let Some(Transition { from, to }) = transition {
+            let counters = &self.shared.counters;
+            bump(&counters.transitions);
+            if to == BreakerState::Open {
+                bump(&counters.opened);
+            }
+            self.shared
+                .events
+                .emit(&self.shared.name, EventKind::BreakerTransition { from, to });
+        }
+        result
+    }
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.shared.name)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+/// Permission to make one call through a breaker. Report how it went with
+/// [`record`](Self::record) (or the shortcuts); dropping the permit unreported records
+/// nothing.
+#[must_use = "a permit records nothing unless its outcome is reported"]
+pub struct BreakerPermit {
+    breaker: CircuitBreaker,
+    epoch: u64,
+    started: Instant,
+    settled: bool,
+}
+
+impl BreakerPermit {
+    /// Reports the call's outcome; its duration is measured from the permit's creation.
+    pub fn record(mut self, outcome: CallOutcome) {
+        self.settled = true;
+        let elapsed = self.started.elapsed();
+        let shared = &self.breaker.shared;
+        let slow = elapsed >= shared.config.slow_call_duration;
+        let counters = &shared.counters;
+        match outcome {
+            CallOutcome::Success => bump(&counters.successes),
+            CallOutcome::Failure => bump(&counters.failures),
+            CallOutcome::Ignored => bump(&counters.ignored),
+        }
+        if slow && outcome != CallOutcome::Ignored {
+            bump(&counters.slow_calls);
+        }
+        let epoch = self.epoch;
+        self.breaker
+            .with_machine(|machine, now| ((), machine.record(epoch, outcome, elapsed, now)));
+    }
+
+    /// Reports a successful call.
+    pub fn success(self) {
+        self.record(CallOutcome::Success);
+    }
+
+    /// Reports a failed call.
+    pub fn failure(self) {
+        self.record(CallOutcome::Failure);
+    }
+}
+
+impl Drop for BreakerPermit {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        bump(&self.breaker.shared.counters.ignored);
+        // Only a half-open trial holds anything worth giving back.
+        if self.breaker.state() == BreakerState::HalfOpen {
+            let epoch = self.epoch;
+            self.breaker.with_machine(|machine, _| {
+                machine.release(epoch);
+                ((), None)
+            });
+        }
+    }
+}
+
+impl fmt::Debug for BreakerPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakerPermit")
+            .field("breaker", &self.breaker.shared.name)
+            .field("epoch", &self.epoch)
+            .finish()
+    }
+}
