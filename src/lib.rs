@@ -1,3 +1,50 @@
-//! Hale: a self-healing runtime for multi-agent systems (work in progress).
+//! # Hale
+//!
+//! A self-healing runtime for multi-agent systems. Agents are
+//! [`ractor`](https://docs.rs/ractor) actors under supervisors with
+//! Erlang/OTP's semantics; a resilience toolkit wraps the calls they make.
+//!
+//! This crate is the facade: it re-exports the parts, and [`prelude`] brings
+//! the everyday names into scope.
+//!
+//! ```
+//! use hale::prelude::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let root = Supervisor::start(
+//!     SupervisorSpec::new("root")
+//!         .strategy(Strategy::OneForOne)
+//!         .intensity(3)
+//!         .child(ChildSpec::task("agent", |_ctx| async {
+//!             std::future::pending::<()>().await;
+//!             Ok(())
+//!         })),
+//! )
+//! .await?;
+//! assert_eq!(root.count_children().await?.active, 1);
+//! root.stop(std::time::Duration::from_secs(5)).await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - [`core`]: supervisors, dynamic supervisors, child specs, healing events.
+//! - [`resilience`]: retry, circuit breaker, timeout, fallback, bulkhead,
+//!   rate limit, single-flight, resource mediator, degradation.
+
 pub use hale_core as core;
 pub use hale_resilience as resilience;
+
+/// The names most programs need: specs, supervisors, handles and events.
+pub mod prelude {
+    pub use hale_core::{
+        AutoShutdown, ChildKind, ChildRef, ChildSpec, ChildTemplate, DynamicStart, DynamicSupervisor,
+        DynamicSupervisorRef, DynamicSupervisorSpec, EventBus, ExitReason, HealingEvent, HealingEventKind,
+        Restart, Shutdown, Strategy, Supervisor, SupervisorRef, SupervisorSpec,
+    };
+}
+
+/// The README's example, compiled and run as a doctest so it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
