@@ -12,6 +12,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::error::ConfigError;
 use crate::events::EventBus;
 
 /// Builder for a policy with configuration `C`. See the module docs.
@@ -48,6 +49,41 @@ impl<C> PolicyBuilder<C> {
     /// The configuration as set so far.
     pub fn current_config(&self) -> &C {
         &self.config
+    }
+}
+
+impl<C: PolicyConfig> PolicyBuilder<C> {
+    /// Validates the settings and builds the policy.
+    pub fn build(self) -> Result<C::Policy, ConfigError> {
+        self.config.validate_named(&self.name)?;
+        Ok(self.config.build_valid(self.name, self.events))
+    }
+}
+
+/// Settings that build a policy: [`RetryConfig`](crate::RetryConfig),
+/// [`BreakerConfig`](crate::BreakerConfig), [`BulkheadConfig`](crate::BulkheadConfig),
+/// [`RateLimitConfig`](crate::RateLimitConfig). Sealed: the crate relies on
+/// `build()` only ever seeing validated settings.
+pub trait PolicyConfig: sealed::Build {}
+
+impl<C: sealed::Build> PolicyConfig for C {}
+
+pub(crate) mod sealed {
+    use std::sync::Arc;
+
+    use crate::error::ConfigError;
+    use crate::events::EventBus;
+
+    /// How a configuration validates itself and becomes a policy.
+    pub trait Build: Clone + Send + Sync + 'static {
+        /// The policy built.
+        type Policy: Clone;
+
+        /// Checks the settings; `name` labels the error.
+        fn validate_named(&self, name: &str) -> Result<(), ConfigError>;
+
+        /// Builds the policy; only called after `validate_named` succeeded.
+        fn build_valid(self, name: Arc<str>, events: EventBus) -> Self::Policy;
     }
 }
 

@@ -10,12 +10,15 @@
 //! All timing uses `tokio::time`, so tests can run on tokio's paused clock.
 
 mod builder;
+pub mod bulkhead;
 pub mod classify;
 mod error;
 pub mod events;
+pub mod rate_limit;
 mod registry;
 pub mod retry;
 mod stats;
+pub mod timeout;
 mod util;
 
 pub mod breaker;
@@ -23,9 +26,12 @@ pub mod breaker;
 pub use breaker::{
     BreakerConfig, BreakerPermit, BreakerState, BreakerStats, CircuitBreaker, SlidingWindow, WindowMetrics,
 };
-pub use builder::PolicyBuilder;
+pub use builder::{PolicyBuilder, PolicyConfig};
+pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadStats};
 pub use classify::{ByErrorClass, CallOutcome, Classifier, Classify, ErrorClass, RetryDecision};
 pub use error::{ConfigError, Rejection, ResilienceError};
 pub use events::{EventBus, EventKind, EventReceiver, GiveUpReason, RejectionKind, ResilienceEvent};
+pub use rate_limit::{RateLimitConfig, RateLimitStats, RateLimiter};
 pub use registry::Registry;
 pub use retry::{Jitter, RetryConfig, RetryPolicy, RetryStats};
+pub use timeout::{Timeout, TimeoutStats};

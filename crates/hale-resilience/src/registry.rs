@@ -20,6 +20,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use crate::builder::PolicyConfig;
+use crate::error::ConfigError;
+use crate::events::EventBus;
 use crate::util::lock;
 
 type Factory<P> = Box<dyn Fn(&str) -> P + Send + Sync>;
@@ -47,6 +50,19 @@ impl<P: Clone> Registry<P> {
                 make: Box::new(make),
             }),
         }
+    }
+
+    /// A registry that creates one policy per name from `config`, all reporting to
+    /// `events`. The settings are checked once, here.
+    pub fn from_config<C>(config: C, events: &EventBus) -> Result<Self, ConfigError>
+    where
+        C: PolicyConfig<Policy = P>,
+    {
+        config.validate_named("<registry template>")?;
+        let events = events.clone();
+        Ok(Self::new(move |name| {
+            config.clone().build_valid(Arc::from(name), events.clone())
+        }))
     }
 
     /// The instance for `name`, created from the registry's template on first use.

@@ -38,3 +38,22 @@ where
 {
     operation.await.map_err(crate::ResilienceError::Inner)
 }
+
+/// Defines `call` for a single-shot policy in terms of its `run`: the operation's own
+/// error is lifted into [`ResilienceError::Inner`](crate::ResilienceError::Inner) first.
+macro_rules! call_via_run {
+    () => {
+        /// Runs `operation` under this policy. The operation's own errors come back as
+        /// [`ResilienceError::Inner`](crate::ResilienceError::Inner); the policy's as the
+        /// other variants.
+        pub async fn call<T, E, F, Fut>(&self, operation: F) -> Result<T, $crate::ResilienceError<E>>
+        where
+            F: FnOnce() -> Fut,
+            Fut: ::std::future::Future<Output = Result<T, E>>,
+        {
+            self.run(|| $crate::util::lift(operation())).await
+        }
+    };
+}
+
+pub(crate) use call_via_run;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::CircuitBreaker;
 use crate::builder::PolicyBuilder;
 use crate::error::ConfigError;
+use crate::events::EventBus;
 
 /// Which recent calls the failure and slow-call rates are computed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,15 +168,17 @@ impl PolicyBuilder<BreakerConfig> {
         self.config.wait_in_open = wait;
         self
     }
+}
 
-    /// Validates the settings and builds the breaker.
-    pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
-        self.config.validate(&self.name)?;
-        Ok(CircuitBreaker::from_valid(
-            Arc::clone(&self.name),
-            self.config,
-            self.events,
-        ))
+impl crate::builder::sealed::Build for BreakerConfig {
+    type Policy = CircuitBreaker;
+
+    fn validate_named(&self, name: &str) -> Result<(), ConfigError> {
+        self.validate(name)
+    }
+
+    fn build_valid(self, name: Arc<str>, events: EventBus) -> CircuitBreaker {
+        CircuitBreaker::from_valid(name, self, events)
     }
 }
 

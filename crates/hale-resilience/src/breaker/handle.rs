@@ -135,11 +135,7 @@ impl CircuitBreaker {
     /// A registry that creates one breaker per dependency name with `config`, all
     /// reporting to `events`. The settings are checked once, here.
     pub fn registry(config: BreakerConfig, events: &EventBus) -> Result<Registry<Self>, ConfigError> {
-        config.validate("<registry template>")?;
-        let events = events.clone();
-        Ok(Registry::new(move |name| {
-            Self::from_valid(Arc::from(name), config.clone(), events.clone())
-        }))
+        Registry::from_config(config, events)
     }
 
     pub(super) fn from_valid(name: Arc<str>, config: BreakerConfig, events: EventBus) -> Self {

@@ -71,10 +71,6 @@ impl RetryConfig {
 
     /// Checks the settings; `name` only labels the error.
     pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
-        self.backoff(name).map(|_| ())
-    }
-
-    pub(crate) fn backoff(&self, name: &str) -> Result<Backoff, ConfigError> {
         let zero = |field| ConfigError::Zero {
             policy: "retry",
             name: name.to_owned(),
@@ -109,12 +105,41 @@ impl RetryConfig {
             (_, Some(deadline)) if deadline.is_zero() => return Err(zero("deadline")),
             _ => {}
         }
-        Ok(Backoff {
+        Ok(())
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff {
             initial: self.initial_interval,
             coefficient: self.backoff_coefficient,
-            maximum,
+            maximum: self.effective_maximum_interval(),
             jitter: self.jitter,
-        })
+        }
+    }
+}
+
+impl crate::builder::sealed::Build for RetryConfig {
+    type Policy = RetryPolicy;
+
+    fn validate_named(&self, name: &str) -> Result<(), ConfigError> {
+        self.validate(name)
+    }
+
+    fn build_valid(self, name: Arc<str>, events: EventBus) -> RetryPolicy {
+        let rng = match self.seed {
+            Some(seed) => SmallRng::seed_from_u64(seed),
+            None => rand::make_rng(),
+        };
+        RetryPolicy {
+            shared: Arc::new(RetryShared {
+                name,
+                backoff: self.backoff(),
+                config: self,
+                rng: Mutex::new(rng),
+                events,
+                counters: RetryCounters::default(),
+            }),
+        }
     }
 }
 
@@ -259,25 +284,6 @@ impl PolicyBuilder<RetryConfig> {
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = Some(seed);
         self
-    }
-
-    /// Validates the settings and builds the policy.
-    pub fn build(self) -> Result<RetryPolicy, ConfigError> {
-        let backoff = self.config.backoff(&self.name)?;
-        let rng = match self.config.seed {
-            Some(seed) => SmallRng::seed_from_u64(seed),
-            None => rand::make_rng(),
-        };
-        Ok(RetryPolicy {
-            shared: Arc::new(RetryShared {
-                name: self.name,
-                config: self.config,
-                backoff,
-                rng: Mutex::new(rng),
-                events: self.events,
-                counters: RetryCounters::default(),
-            }),
-        })
     }
 }
 
