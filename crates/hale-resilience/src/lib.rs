@@ -14,6 +14,7 @@ pub mod bulkhead;
 pub mod classify;
 mod error;
 pub mod events;
+pub mod fallback;
 pub mod rate_limit;
 mod registry;
 pub mod retry;
@@ -31,6 +32,10 @@ pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadStats};
 pub use classify::{ByErrorClass, CallOutcome, Classifier, Classify, ErrorClass, RetryDecision};
 pub use error::{ConfigError, Rejection, ResilienceError};
 pub use events::{EventBus, EventKind, EventReceiver, GiveUpReason, RejectionKind, ResilienceEvent};
+pub use fallback::{
+    AlternativeFailure, Answer, AnsweredBy, Escalation, EscalationFailed, FallbackChain,
+    FallbackChainBuilder, FallbackStats,
+};
 pub use rate_limit::{RateLimitConfig, RateLimitStats, RateLimiter};
 pub use registry::Registry;
 pub use retry::{Jitter, RetryConfig, RetryPolicy, RetryStats};

@@ -57,3 +57,7 @@ macro_rules! call_via_run {
 }
 
 pub(crate) use call_via_run;
+
+/// A boxed, sendable future: lets alternatives of different concrete types sit in one
+/// list (the fallback chain).
+pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'static>>;

@@ -1,0 +1,272 @@
+//! The chain, its builder, and the walk down the alternatives.
+
+use std::fmt::{self, Display};
+use std::future::Future;
+use std::sync::Arc;
+
+use super::outcome::{AlternativeFailure, Answer, AnsweredBy, Escalation, EscalationFailed};
+use crate::error::{ConfigError, ResilienceError};
+use crate::events::{EventBus, EventKind};
+use crate::stats::{bump, counters};
+use crate::util::{BoxFuture, lift};
+
+type AlternativeFn<I, T, E> = Box<dyn Fn(I) -> BoxFuture<Result<T, ResilienceError<E>>> + Send + Sync>;
+type EscalationFn<I, T, E> =
+    Box<dyn for<'a> Fn(Escalation<'a, I, E>) -> BoxFuture<Result<T, E>> + Send + Sync>;
+
+struct Alternative<I, T, E> {
+    name: Arc<str>,
+    call: AlternativeFn<I, T, E>,
+}
+
+counters! {
+    FallbackCounters =>
+    /// Counters of a fallback chain since it was built.
+    pub struct FallbackStats {
+        /// Calls of the chain.
+        calls,
+        /// Calls the primary answered.
+        answered_by_primary,
+        /// Calls a later alternative answered.
+        answered_by_fallback,
+        /// Calls that reached the escalation handler.
+        escalated,
+        /// Calls whose escalation handler failed too.
+        escalation_failed,
+    }
+}
+
+/// Ordered alternatives for one question, ending in an explicit escalation.
+///
+/// `I` is the input each alternative gets (cloned for each), `T` the answer, `E` the
+/// alternatives' error type. Cheap to clone.
+///
+/// ```
+/// use hale_resilience::{AnsweredBy, FallbackChain};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let chain = FallbackChain::builder("answer")
+///     .alternative("large-model", |q: String| async move { Err::<String, _>(format!("{q}: 503")) })
+///     .alternative("cache", |q: String| async move { Ok(format!("cached answer to {q}")) })
+///     .escalate(|_| async { Ok("a human will follow up".to_string()) })
+///     .unwrap();
+///
+/// let answer = chain.call("why?".to_string()).await.unwrap();
+/// assert_eq!(answer.value, "cached answer to why?");
+/// assert_eq!(answer.answered_by.name(), Some("cache"));
+/// assert_eq!(answer.failures.len(), 1);
+/// # }
+/// ```
+pub struct FallbackChain<I, T, E> {
+    shared: Arc<Shared<I, T, E>>,
+}
+
+struct Shared<I, T, E> {
+    name: Arc<str>,
+    alternatives: Vec<Alternative<I, T, E>>,
+    escalation: EscalationFn<I, T, E>,
+    events: EventBus,
+    counters: FallbackCounters,
+}
+
+/// Builds a [`FallbackChain`]: add alternatives in the order they should be tried, then
+/// finish with [`escalate`](Self::escalate), which is the only way to build one.
+#[must_use = "a chain is only built by `escalate`"]
+pub struct FallbackChainBuilder<I, T, E> {
+    name: Arc<str>,
+    alternatives: Vec<Alternative<I, T, E>>,
+    events: EventBus,
+}
+
+impl<I, T, E> FallbackChain<I, T, E>
+where
+    I: Clone + Send + 'static,
+    T: Send + 'static,
+    E: Display + Send + 'static,
+{
+    /// Starts a chain named `name`.
+    pub fn builder(name: impl Into<Arc<str>>) -> FallbackChainBuilder<I, T, E> {
+        FallbackChainBuilder {
+            name: name.into(),
+            alternatives: Vec::new(),
+            events: EventBus::default(),
+        }
+    }
+
+    /// The chain's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Names of the alternatives, in the order they are tried.
+    pub fn alternatives(&self) -> Vec<&str> {
+        self.shared.alternatives.iter().map(|a| &*a.name).collect()
+    }
+
+    /// Counters since the chain was built.
+    pub fn stats(&self) -> FallbackStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Tries each alternative in order with `input` until one answers; if none does,
+    /// hands the input and every failure to the escalation handler.
+    pub async fn call(&self, input: I) -> Result<Answer<T, E>, EscalationFailed<E>> {
+        let shared = &*self.shared;
+        bump(&shared.counters.calls);
+        let mut failures: Vec<AlternativeFailure<E>> = Vec::new();
+        for (index, alternative) in shared.alternatives.iter().enumerate() {
+            match (alternative.call)(input.clone()).await {
+                Ok(value) => {
+                    bump(if index == 0 {
+                        &shared.counters.answered_by_primary
+                    } else {
+                        &shared.counters.answered_by_fallback
+                    });
+                    return Ok(Answer {
+                        value,
+                        answered_by: AnsweredBy::Alternative {
+                            index,
+                            name: Arc::clone(&alternative.name),
+                        },
+                        failures,
+                    });
+                }
+                Err(error) => {
+                    if let Some(next) = shared.alternatives.get(index + 1) {
+                        shared.events.emit(
+                            &shared.name,
+                            EventKind::FallbackTaken {
+                                failed: alternative.name.to_string(),
+                                next: next.name.to_string(),
+                                error: error.to_string(),
+                            },
+                        );
+                    }
+                    failures.push(AlternativeFailure {
+                        alternative: Arc::clone(&alternative.name),
+                        error,
+                    });
+                }
+            }
+        }
+
+        bump(&shared.counters.escalated);
+        shared.events.emit(
+            &shared.name,
+            EventKind::Escalated {
+                failed_alternatives: u32::try_from(failures.len()).unwrap_or(u32::MAX),
+            },
+        );
+        let escalation = Escalation {
+            chain: &shared.name,
+            input,
+            failures: &failures,
+        };
+        match (shared.escalation)(escalation).await {
+            Ok(value) => Ok(Answer {
+                value,
+                answered_by: AnsweredBy::Escalation,
+                failures,
+            }),
+            Err(error) => {
+                bump(&shared.counters.escalation_failed);
+                Err(EscalationFailed {
+                    chain: Arc::clone(&shared.name),
+                    failures,
+                    error,
+                })
+            }
+        }
+    }
+}
+
+impl<I, T, E> FallbackChainBuilder<I, T, E>
+where
+    I: Clone + Send + 'static,
+    T: Send + 'static,
+    E: Display + Send + 'static,
+{
+    /// Adds an alternative that calls `operation` with the input.
+    pub fn alternative<F, Fut>(self, name: impl Into<Arc<str>>, operation: F) -> Self
+    where
+        F: Fn(I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.resilient_alternative(name, move |input| lift(operation(input)))
+    }
+
+    /// Adds an alternative whose operation runs under its own policies and so already
+    /// reports [`ResilienceError`]s (for example a call through a retry policy).
+    pub fn resilient_alternative<F, Fut>(mut self, name: impl Into<Arc<str>>, operation: F) -> Self
+    where
+        F: Fn(I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, ResilienceError<E>>> + Send + 'static,
+    {
+        self.alternatives.push(Alternative {
+            name: name.into(),
+            call: Box::new(move |input| Box::pin(operation(input))),
+        });
+        self
+    }
+
+    /// Reports fallbacks and escalations to `bus` (they are traced either way).
+    pub fn events(mut self, bus: &EventBus) -> Self {
+        self.events = bus.clone();
+        self
+    }
+
+    /// Finishes the chain with the handler that runs when every alternative failed
+    /// (enqueue for a human, page someone, answer "try later"). Its answer is returned as
+    /// [`AnsweredBy::Escalation`]; its error as [`EscalationFailed`].
+    ///
+    /// Fails if no alternative was added.
+    pub fn escalate<F, Fut>(self, handler: F) -> Result<FallbackChain<I, T, E>, ConfigError>
+    where
+        F: for<'a> Fn(Escalation<'a, I, E>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        if self.alternatives.is_empty() {
+            return Err(ConfigError::NoAlternatives {
+                name: self.name.to_string(),
+            });
+        }
+        Ok(FallbackChain {
+            shared: Arc::new(Shared {
+                name: self.name,
+                alternatives: self.alternatives,
+                escalation: Box::new(move |escalation| Box::pin(handler(escalation))),
+                events: self.events,
+                counters: FallbackCounters::default(),
+            }),
+        })
+    }
+}
+
+impl<I, T, E> Clone for FallbackChain<I, T, E> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<I, T, E> fmt::Debug for FallbackChain<I, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.shared.alternatives.iter().map(|a| &*a.name).collect();
+        f.debug_struct("FallbackChain")
+            .field("name", &self.shared.name)
+            .field("alternatives", &names)
+            .finish()
+    }
+}
+
+impl<I, T, E> fmt::Debug for FallbackChainBuilder<I, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.alternatives.iter().map(|a| &*a.name).collect();
+        f.debug_struct("FallbackChainBuilder")
+            .field("name", &self.name)
+            .field("alternatives", &names)
+            .finish()
+    }
+}
