@@ -128,6 +128,40 @@ pub enum HealingEventKind {
         /// The logical task's key.
         key: String,
     },
+    /// A restart was delayed by the child's backoff policy.
+    BackoffScheduled {
+        /// The delay, in ms.
+        delay_ms: u64,
+        /// Restarts since the child last ran stably (the exponent).
+        attempt: u32,
+    },
+    /// A watched child missed its heartbeat deadline: it is hung.
+    HeartbeatMissed {
+        /// Its heartbeat timeout, in ms.
+        timeout_ms: u64,
+        /// How long after its deadline it was found, in ms.
+        late_ms: u64,
+    },
+    /// The watchdog asked a hung child to stop and gives it its grace period.
+    HungStopRequested {
+        /// The grace period, in ms.
+        grace_ms: u64,
+    },
+    /// A hung child did not stop within its grace period and was killed.
+    HungKilled,
+    /// A killed hung child did not exit either: it is stuck in code that
+    /// never yields. Its supervisor replaces it; the task is counted.
+    StuckTask {
+        /// Stuck tasks in this tree so far.
+        stuck_total: u64,
+    },
+    /// A functional probe ran against a child.
+    ProbeResult {
+        /// Whether it answered correctly.
+        passed: bool,
+        /// What was wrong, when it did not.
+        detail: Option<String>,
+    },
     /// A child's spec was removed: a temporary child exited, or
     /// `delete_child` was called.
     ChildRemoved,
@@ -160,6 +194,10 @@ impl HealingEventKind {
             Self::ChildExited { reason, .. } if !reason.is_normal() => tracing::Level::WARN,
             Self::StartFailed { .. }
             | Self::RestartFailed { .. }
+            | Self::HeartbeatMissed { .. }
+            | Self::HungKilled
+            | Self::StuckTask { .. }
+            | Self::ProbeResult { passed: false, .. }
             | Self::ChildStopped {
                 outcome: StopOutcome::Stuck,
                 ..

@@ -15,12 +15,14 @@
 //! where Hale differs (monotonic sub-second restart window, a bound on
 //! waiting for a killed child) it says so.
 
+mod backoff;
 mod child_ref;
 pub mod dynamic;
 mod error;
 pub mod events;
 mod exit;
 mod handle;
+pub mod health;
 mod intensity;
 mod path;
 mod serde_ms;
@@ -28,7 +30,9 @@ mod shutdown;
 pub mod spec;
 mod supervisor;
 mod task;
+pub mod watchdog;
 
+pub use backoff::RestartBackoff;
 pub use child_ref::{ChildRef, ChildRefError};
 pub use dynamic::{
     ChildTemplate, DynamicChild, DynamicChildId, DynamicChildInfo, DynamicStart, DynamicSupervisor,
@@ -37,6 +41,7 @@ pub use dynamic::{
 pub use error::{CallError, ChildError, SupervisorStartError};
 pub use events::{EventBus, EventStream, HealingEvent, HealingEventKind, StopCause, StopOutcome};
 pub use exit::ExitReason;
+pub use health::{NodeHealth, NodeState};
 pub use path::ChildPath;
 pub use shutdown::{KILL_CONFIRM_TIMEOUT, Shutdown};
 pub use spec::{
@@ -44,3 +49,4 @@ pub use spec::{
     StartOutcome, Strategy, SupervisorFlags, SupervisorSpec, TaskContext, TaskError,
 };
 pub use supervisor::{ChildCounts, ChildInfo, ChildStatus, StartedChild, Supervisor, SupervisorRef};
+pub use watchdog::{BeatMode, Heartbeat, Probe, Watch, WatchdogCounts, WatchdogStats};

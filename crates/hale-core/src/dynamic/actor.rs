@@ -11,6 +11,7 @@ use crate::exit::ExitReason;
 use crate::handle::{Control, ExitSlot, announce_stopped, exit_with_shutdown};
 use crate::path::ChildPath;
 use crate::supervisor::state::Flow;
+use crate::watchdog::Watchdog;
 
 pub(crate) struct DynamicActor;
 
@@ -18,6 +19,8 @@ pub(crate) struct DynamicArgs {
     pub(crate) spec: Arc<DynamicSupervisorSpec>,
     pub(crate) path: ChildPath,
     pub(crate) events: EventBus,
+    /// The tree's watchdog; `None` for a root, which spawns it.
+    pub(crate) watchdog: Option<Watchdog>,
     pub(crate) exit: Arc<ExitSlot>,
 }
 
@@ -31,8 +34,13 @@ impl Actor for DynamicActor {
         myself: ActorRef<Self::Msg>,
         args: DynamicArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let state = DynamicState::new(myself, &args.spec, args.path, args.events, args.exit);
+        let watchdog = match args.watchdog {
+            Some(watchdog) => watchdog,
+            None => Watchdog::spawn(myself.get_cell(), args.events.clone()).await?,
+        };
+        let state = DynamicState::new(myself, &args.spec, args.path, args.events, watchdog, args.exit);
         state
+            .host
             .events
             .emit(&state.path, HealingEventKind::SupervisorStarted { children: 0 });
         Ok(state)
@@ -47,7 +55,7 @@ impl Actor for DynamicActor {
         // A caller that gave up waiting dropped its reply port: nothing to do.
         let flow = match message {
             DynamicMsg::Start { spec, key, reply } => {
-                let _ = reply.send(state.start_child(spec, key).await);
+                let _ = reply.send(state.start_child(*spec, key).await);
                 Flow::Continue
             }
             DynamicMsg::Terminate(handle, reply) => {
@@ -70,12 +78,18 @@ impl Actor for DynamicActor {
                 let _ = reply.send(DynamicSupervisorRef::new(Control {
                     actor: state.myself.clone(),
                     path: state.path.clone(),
-                    events: state.events.clone(),
+                    events: state.host.events.clone(),
                     exit: Arc::clone(&state.exit),
                 }));
                 Flow::Continue
             }
+            DynamicMsg::Health(reply) => {
+                let _ = reply.send(state.health());
+                Flow::Continue
+            }
             DynamicMsg::RetryRestart(handle) => state.retry(handle).await,
+            DynamicMsg::DelayedRestart(handle, generation) => state.delayed_restart(handle, generation).await,
+            DynamicMsg::ChildStuck(actor) => state.on_exit(actor, ExitReason::Hung).await,
         };
         finish(flow, state);
         Ok(())
@@ -100,7 +114,7 @@ impl Actor for DynamicActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.stop_all().await;
-        announce_stopped(&state.exit, &state.events, &state.path);
+        announce_stopped(&state.exit, &state.host.events, &state.path);
         Ok(())
     }
 }

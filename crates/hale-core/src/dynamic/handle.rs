@@ -81,7 +81,11 @@ impl DynamicSupervisorRef {
 
     async fn start(&self, spec: ChildSpec, key: Option<String>) -> Result<DynamicStart, ChildError> {
         self.control
-            .call(|reply| DynamicMsg::Start { spec, key, reply })
+            .call(|reply| DynamicMsg::Start {
+                spec: Box::new(spec),
+                key,
+                reply,
+            })
             .await?
     }
 

@@ -60,6 +60,7 @@ use crate::events::EventBus;
 use crate::handle::{Control, ExitSlot, spawn_supervisor};
 use crate::path::ChildPath;
 use crate::spec::{SpecError, StartContext, StartError, StartOutcome, validate_supervisor};
+use crate::watchdog::Watchdog;
 use actor::{DynamicActor, DynamicArgs};
 
 pub use handle::DynamicSupervisorRef;
@@ -185,7 +186,8 @@ pub(crate) async fn start_nested(
     spec: &Arc<DynamicSupervisorSpec>,
     ctx: StartContext,
 ) -> Result<StartOutcome, StartError> {
-    match spawn(Arc::clone(spec), ctx.path, ctx.events, Some(ctx.supervisor)).await {
+    let parent = Some((ctx.supervisor, ctx.watchdog));
+    match spawn(Arc::clone(spec), ctx.path, ctx.events, parent).await {
         Ok(handle) => Ok(StartOutcome::Started(handle.actor())),
         Err(error) => Err(StartError::new(error)),
     }
@@ -195,13 +197,15 @@ async fn spawn(
     spec: Arc<DynamicSupervisorSpec>,
     path: ChildPath,
     events: EventBus,
-    parent: Option<ActorCell>,
+    parent: Option<(ActorCell, Watchdog)>,
 ) -> Result<DynamicSupervisorRef, SupervisorStartError> {
     let exit = Arc::new(ExitSlot::default());
+    let (parent, watchdog) = parent.unzip();
     let args = DynamicArgs {
         spec,
         path: path.clone(),
         events: events.clone(),
+        watchdog,
         exit: Arc::clone(&exit),
     };
     let actor = spawn_supervisor(DynamicActor, args, parent, &path).await?;

@@ -24,17 +24,19 @@ use crate::error::ChildError;
 use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
 use crate::handle::ExitSlot;
+use crate::health::{NodeHealth, NodeState};
 use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
 use crate::spec::{AutoShutdown, ChildKind, ChildSpec};
 use crate::supervisor::messages::{ChildCounts, ChildInfo};
 use crate::supervisor::state::Flow;
-use crate::supervisor::{Child, Slot, StartKind};
+use crate::supervisor::{Child, Host, Slot, StartKind};
+use crate::watchdog::Watchdog;
 
 /// The dynamic supervisor's mailbox.
 pub(crate) enum DynamicMsg {
     Start {
-        spec: ChildSpec,
+        spec: Box<ChildSpec>,
         key: Option<String>,
         reply: ractor::RpcReplyPort<Result<DynamicStart, ChildError>>,
     },
@@ -46,8 +48,13 @@ pub(crate) enum DynamicMsg {
         ractor::RpcReplyPort<Result<watch::Receiver<Incarnation>, ChildError>>,
     ),
     Handle(ractor::RpcReplyPort<DynamicSupervisorRef>),
+    Health(ractor::RpcReplyPort<NodeHealth>),
     /// A restart failed earlier; try again.
     RetryRestart(DynamicChildId),
+    /// A backoff delay is up for this child, scheduled at this generation.
+    DelayedRestart(DynamicChildId, u64),
+    /// The watchdog gave up on a hung child that would not die.
+    ChildStuck(ActorId),
 }
 
 /// One row of a dynamic supervisor's `which_children`.
@@ -69,7 +76,7 @@ struct Entry {
 pub(crate) struct DynamicState {
     pub(crate) myself: ActorRef<DynamicMsg>,
     pub(crate) path: ChildPath,
-    pub(crate) events: EventBus,
+    pub(crate) host: Host,
     pub(crate) exit: Arc<ExitSlot>,
     max_children: Option<usize>,
     intensity: u32,
@@ -87,12 +94,23 @@ impl DynamicState {
         spec: &DynamicSupervisorSpec,
         path: ChildPath,
         events: EventBus,
+        watchdog: Watchdog,
         exit: Arc<ExitSlot>,
     ) -> Self {
+        let notify = myself.clone();
+        let host = Host {
+            supervisor: myself.get_cell(),
+            events,
+            watchdog,
+            on_stuck: Arc::new(move |actor| {
+                // Fails only once this supervisor is gone, with its children.
+                let _ = notify.send_message(DynamicMsg::ChildStuck(actor));
+            }),
+        };
         Self {
             myself,
             path,
-            events,
+            host,
             exit,
             max_children: spec.max_children,
             intensity: spec.intensity,
@@ -114,7 +132,8 @@ impl DynamicState {
         if let Some(existing) = key.as_ref().and_then(|key| self.by_key.get(key)).copied() {
             if let Some(key) = key {
                 let path = self.children[&existing].child.path.clone();
-                self.events
+                self.host
+                    .events
                     .emit(&path, HealingEventKind::DuplicateRefused { key });
             }
             return Ok(DynamicStart::AlreadyRunning(self.describe(existing)));
@@ -131,10 +150,7 @@ impl DynamicState {
         self.next_handle += 1;
         let path = self.path.child(&format!("{}{handle}", spec.id));
         let mut child = Child::new(spec, path);
-        match child
-            .start(self.myself.get_cell(), &self.events, StartKind::Fresh)
-            .await
-        {
+        match child.start(&self.host, StartKind::Fresh).await {
             Ok(Some(actor)) => {
                 self.by_actor.insert(actor.get_id(), handle);
                 if let Some(key) = &key {
@@ -169,7 +185,7 @@ impl DynamicState {
         if let Some(actor) = entry.child.running() {
             self.by_actor.remove(&actor.get_id());
         }
-        entry.child.stop(&self.events, StopCause::Terminated).await;
+        entry.child.stop(&self.host.events, StopCause::Terminated).await;
         self.remove(handle);
         Ok(())
     }
@@ -182,10 +198,11 @@ impl DynamicState {
         let Some(entry) = self.children.get_mut(&handle) else {
             return Flow::Continue;
         };
+        let reason = entry.child.exited(reason);
         let will_restart = entry.child.spec.restart.restarts_after(&reason);
-        entry.child.set(Slot::Stopped);
         let path = entry.child.path.clone();
-        self.events
+        self.host
+            .events
             .emit(&path, HealingEventKind::ChildExited { reason, will_restart });
         if will_restart {
             self.restart(handle).await
@@ -204,7 +221,7 @@ impl DynamicState {
 
     async fn restart(&mut self, handle: DynamicChildId) -> Flow {
         if !self.window.record(Instant::now()) {
-            self.events.emit(
+            self.host.events.emit(
                 &self.path,
                 HealingEventKind::IntensityExceeded {
                     intensity: self.intensity,
@@ -214,15 +231,45 @@ impl DynamicState {
             self.stop_all().await;
             return Flow::Shutdown;
         }
-        let supervisor = self.myself.get_cell();
         let Some(entry) = self.children.get_mut(&handle) else {
             return Flow::Continue;
         };
-        match entry
-            .child
-            .start(supervisor, &self.events, StartKind::Restart)
-            .await
-        {
+        if let Some((delay, attempt)) = entry.child.backoff_delay() {
+            entry.child.set(Slot::Restarting);
+            let generation = entry.child.generation();
+            self.host.events.emit(
+                &entry.child.path,
+                HealingEventKind::BackoffScheduled {
+                    delay_ms: crate::watchdog::duration_ms(delay),
+                    attempt,
+                },
+            );
+            self.myself
+                .send_after(delay, move || DynamicMsg::DelayedRestart(handle, generation));
+            return Flow::Continue;
+        }
+        self.start_again(handle).await;
+        Flow::Continue
+    }
+
+    /// A backoff delay is up: restart the child unless it changed meanwhile.
+    pub(crate) async fn delayed_restart(&mut self, handle: DynamicChildId, generation: u64) -> Flow {
+        let due = self.children.get(&handle).is_some_and(|entry| {
+            matches!(entry.child.slot(), Slot::Restarting) && entry.child.generation() == generation
+        });
+        if due {
+            self.start_again(handle).await;
+        }
+        Flow::Continue
+    }
+
+    /// Starts a child that exited again; a failed start is retried through
+    /// the mailbox.
+    async fn start_again(&mut self, handle: DynamicChildId) {
+        let Some(entry) = self.children.get_mut(&handle) else {
+            return;
+        };
+        match entry.child.start(&self.host, StartKind::Restart).await {
             Ok(Some(actor)) => {
                 self.by_actor.insert(actor.get_id(), handle);
             }
@@ -234,19 +281,32 @@ impl DynamicState {
                 let _ = self.myself.send_message(DynamicMsg::RetryRestart(handle));
             }
         }
-        Flow::Continue
     }
 
     /// Stops every running child at once and waits for all of them.
     pub(crate) async fn stop_all(&mut self) {
         self.by_actor.clear();
-        let events = &self.events;
+        let events = &self.host.events;
         join_all(
             self.children
                 .values_mut()
                 .map(|entry| entry.child.stop(events, StopCause::SupervisorShutdown)),
         )
         .await;
+    }
+
+    /// This supervisor's node of the health snapshot.
+    pub(crate) fn health(&self) -> NodeHealth {
+        NodeHealth {
+            path: self.path.clone(),
+            kind: ChildKind::Supervisor,
+            state: NodeState::Running,
+            ready: true,
+            restarts: 0,
+            last_exit: None,
+            heartbeat_age_ms: None,
+            children: self.children.values().map(|entry| entry.child.health()).collect(),
+        }
     }
 
     pub(crate) fn which_children(&self) -> Vec<DynamicChildInfo> {
@@ -304,7 +364,7 @@ impl DynamicState {
         }
         let path = entry.child.path.clone();
         entry.child.retire();
-        self.events.emit(&path, HealingEventKind::ChildRemoved);
+        self.host.events.emit(&path, HealingEventKind::ChildRemoved);
     }
 
     fn not_found(&self, handle: DynamicChildId) -> ChildError {

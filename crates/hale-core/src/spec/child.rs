@@ -10,11 +10,13 @@ use futures::FutureExt;
 use ractor::{ActorCell, SpawnErr};
 use serde::{Deserialize, Serialize};
 
+use crate::backoff::RestartBackoff;
 use crate::events::EventBus;
 use crate::exit::ExitReason;
 use crate::path::ChildPath;
 use crate::shutdown::Shutdown;
 use crate::spec::SpecError;
+use crate::watchdog::{Heartbeat, Watch, Watchdog};
 
 /// When a child is restarted after it exits (OTP's `restart` field).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -101,11 +103,23 @@ type StartFn = Arc<dyn Fn(StartContext) -> StartFuture + Send + Sync>;
 pub(crate) type NestedValidation = Arc<dyn Fn(&ChildPath) -> Result<(), SpecError> + Send + Sync>;
 
 /// What a start function gets from the supervisor that calls it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StartContext {
     pub(crate) supervisor: ActorCell,
     pub(crate) path: ChildPath,
     pub(crate) events: EventBus,
+    pub(crate) watchdog: Watchdog,
+    pub(crate) heartbeat: Heartbeat,
+    pub(crate) per_message: bool,
+}
+
+impl fmt::Debug for StartContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartContext")
+            .field("supervisor", &self.supervisor.get_id())
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StartContext {
@@ -124,6 +138,13 @@ impl StartContext {
     pub fn events(&self) -> &EventBus {
         &self.events
     }
+
+    /// The heartbeat of the incarnation being started: hand it to the actor
+    /// (or task) and beat it from its work loop. A fresh one per start; for
+    /// a child that is not watched, beating it does nothing harmful.
+    pub fn heartbeat(&self) -> Heartbeat {
+        self.heartbeat.clone()
+    }
 }
 
 /// How to start, restart and stop one child.
@@ -141,6 +162,8 @@ pub struct ChildSpec {
     shutdown: Option<Shutdown>,
     pub(crate) kind: ChildKind,
     pub(crate) significant: bool,
+    pub(crate) watch: Option<Watch>,
+    pub(crate) backoff: Option<RestartBackoff>,
     /// Checks the subtree of a nested supervisor, given the parent's path.
     pub(crate) validate_nested: Option<NestedValidation>,
 }
@@ -164,6 +187,8 @@ impl ChildSpec {
             shutdown: None,
             kind: ChildKind::Worker,
             significant: false,
+            watch: None,
+            backoff: None,
             validate_nested: None,
         }
     }
@@ -192,6 +217,21 @@ impl ChildSpec {
     /// transient and temporary children may be significant.
     pub fn significant(mut self, significant: bool) -> Self {
         self.significant = significant;
+        self
+    }
+
+    /// Has the tree's watchdog watch this child's heartbeat (see
+    /// [`watchdog`](crate::watchdog)).
+    pub fn watch(mut self, watch: Watch) -> Self {
+        self.watch = Some(watch);
+        self
+    }
+
+    /// Delays this child's restarts by a full-jitter exponential backoff
+    /// (see [`RestartBackoff`]). Without it, restarts happen at once, as in
+    /// OTP.
+    pub fn backoff(mut self, backoff: RestartBackoff) -> Self {
+        self.backoff = Some(backoff);
         self
     }
 
@@ -254,6 +294,8 @@ impl fmt::Debug for ChildSpec {
             .field("shutdown", &self.shutdown_rule())
             .field("kind", &self.kind)
             .field("significant", &self.significant)
+            .field("watch", &self.watch)
+            .field("backoff", &self.backoff)
             .finish_non_exhaustive()
     }
 }

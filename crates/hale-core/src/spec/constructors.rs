@@ -10,6 +10,7 @@ use crate::dynamic::DynamicSupervisorSpec;
 use crate::path::ChildPath;
 use crate::spec::{ChildKind, ChildSpec, StartOutcome, SupervisorSpec};
 use crate::task::TaskActor;
+use crate::watchdog::{Heartbeat, PerMessage};
 
 /// The error type a plain task worker may return: any error.
 pub type TaskError = Box<dyn Error + Send + Sync + 'static>;
@@ -18,6 +19,7 @@ pub type TaskError = Box<dyn Error + Send + Sync + 'static>;
 #[derive(Clone, Debug)]
 pub struct TaskContext {
     pub(crate) path: ChildPath,
+    pub(crate) heartbeat: Heartbeat,
 }
 
 impl TaskContext {
@@ -25,11 +27,20 @@ impl TaskContext {
     pub fn path(&self) -> &ChildPath {
         &self.path
     }
+
+    /// This incarnation's heartbeat: beat it from the task's loop when the
+    /// child is watched.
+    pub fn heartbeat(&self) -> Heartbeat {
+        self.heartbeat.clone()
+    }
 }
 
 impl ChildSpec {
     /// Supervises any ractor actor, unchanged: every start spawns a fresh
-    /// `actor.clone()` with `args.clone()`, linked to the supervisor.
+    /// `actor.clone()` with `args.clone()`, linked to the supervisor. Under
+    /// [`Watch::per_message`](crate::Watch::per_message) the actor is wrapped
+    /// so that every message it handles is timed by the watchdog; its
+    /// message type stays the same.
     ///
     /// An error or panic in the actor's `pre_start` is a start error; once
     /// `pre_start` returns the child counts as started, and a failure in
@@ -43,8 +54,22 @@ impl ChildSpec {
             let actor = actor.clone();
             let args = args.clone();
             async move {
-                let (child, _join) = A::spawn_linked(None, actor, args, ctx.supervisor.clone()).await?;
-                Ok(StartOutcome::Started(child.get_cell()))
+                let child = if ctx.per_message {
+                    let watched = PerMessage {
+                        inner: actor,
+                        heartbeat: ctx.heartbeat,
+                    };
+                    Actor::spawn_linked(None, watched, args, ctx.supervisor)
+                        .await?
+                        .0
+                        .get_cell()
+                } else {
+                    A::spawn_linked(None, actor, args, ctx.supervisor)
+                        .await?
+                        .0
+                        .get_cell()
+                };
+                Ok(StartOutcome::Started(child))
             }
         })
     }
@@ -96,7 +121,10 @@ impl ChildSpec {
         Self::new(id, move |ctx| {
             let actor = actor.clone();
             async move {
-                let task = TaskContext { path: ctx.path };
+                let task = TaskContext {
+                    path: ctx.path,
+                    heartbeat: ctx.heartbeat,
+                };
                 let (child, _join) = Actor::spawn_linked(None, actor, task, ctx.supervisor).await?;
                 Ok(StartOutcome::Started(child.get_cell()))
             }

@@ -12,6 +12,7 @@ use crate::spec::SupervisorSpec;
 use crate::supervisor::SupervisorRef;
 use crate::supervisor::messages::SupervisorMsg;
 use crate::supervisor::state::{Flow, SupervisorState};
+use crate::watchdog::Watchdog;
 
 pub(crate) struct SupervisorActor;
 
@@ -19,6 +20,8 @@ pub(crate) struct SupervisorArgs {
     pub(crate) spec: Arc<SupervisorSpec>,
     pub(crate) path: ChildPath,
     pub(crate) events: EventBus,
+    /// The tree's watchdog; `None` for a root, which spawns it.
+    pub(crate) watchdog: Option<Watchdog>,
     pub(crate) exit: Arc<ExitSlot>,
 }
 
@@ -34,12 +37,17 @@ impl Actor for SupervisorActor {
         myself: ActorRef<Self::Msg>,
         args: SupervisorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
+        let watchdog = match args.watchdog {
+            Some(watchdog) => watchdog,
+            None => Watchdog::spawn(myself.get_cell(), args.events.clone()).await?,
+        };
         let mut state = SupervisorState::new(
             myself,
             args.path,
             args.spec.flags,
             args.spec.children.clone(),
             args.events,
+            watchdog,
             args.exit,
         );
         state.start_all().await?;
@@ -55,7 +63,7 @@ impl Actor for SupervisorActor {
         // A caller that gave up waiting dropped its reply port: nothing to do.
         let flow = match message {
             SupervisorMsg::StartChild(spec, reply) => {
-                let _ = reply.send(state.start_child(spec).await);
+                let _ = reply.send(state.start_child(*spec).await);
                 Flow::Continue
             }
             SupervisorMsg::TerminateChild(id, reply) => {
@@ -90,7 +98,17 @@ impl Actor for SupervisorActor {
                 let _ = reply.send(SupervisorRef::from_state(state));
                 Flow::Continue
             }
+            SupervisorMsg::Health(reply) => {
+                let _ = reply.send(state.health().await);
+                Flow::Continue
+            }
+            SupervisorMsg::WatchdogCounts(reply) => {
+                let _ = reply.send(state.host.watchdog.stats().counts());
+                Flow::Continue
+            }
             SupervisorMsg::RetryRestart(id) => state.retry(&id).await,
+            SupervisorMsg::DelayedRestart(id, generation) => state.delayed_restart(&id, generation).await,
+            SupervisorMsg::ChildStuck(actor) => state.on_exit(actor, ExitReason::Hung).await,
         };
         finish(flow, state);
         Ok(())
@@ -117,7 +135,7 @@ impl Actor for SupervisorActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.stop_all().await;
-        announce_stopped(&state.exit, &state.events, &state.path);
+        announce_stopped(&state.exit, &state.host.events, &state.path);
         Ok(())
     }
 }

@@ -1,14 +1,32 @@
 //! One child as its supervisor holds it: the spec and what runs of it.
 
+use std::time::Duration;
+
 use ractor::{ActorCell, ActorId};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
+use crate::backoff::BackoffState;
 use crate::child_ref::Incarnation;
 use crate::events::{EventBus, HealingEventKind, StopCause};
+use crate::exit::ExitReason;
+use crate::health::{NodeHealth, NodeState};
 use crate::path::ChildPath;
 use crate::shutdown::stop_child;
 use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
 use crate::supervisor::messages::{ChildInfo, ChildStatus};
+use crate::watchdog::{BeatMode, Heartbeat, Registration, StuckNotice, Watchdog};
+
+/// What a supervisor lends the children it starts.
+#[derive(Clone)]
+pub(crate) struct Host {
+    /// The supervisor, which children link to.
+    pub(crate) supervisor: ActorCell,
+    pub(crate) events: EventBus,
+    pub(crate) watchdog: Watchdog,
+    /// How the watchdog tells this supervisor a child is stuck.
+    pub(crate) on_stuck: StuckNotice,
+}
 
 /// Why a child is being started, which decides the event it gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +53,14 @@ pub(crate) struct Child {
     slot: Slot,
     pub(crate) restarts: u32,
     incarnation: watch::Sender<Incarnation>,
+    /// Bumped on every change of slot, so a delayed restart scheduled for
+    /// an earlier state can tell it is stale.
+    generation: u64,
+    heartbeat: Option<Heartbeat>,
+    watching: Option<(Watchdog, u64)>,
+    started_at: Instant,
+    last_exit: Option<ExitReason>,
+    backoff: Option<BackoffState>,
 }
 
 impl Child {
@@ -45,7 +71,17 @@ impl Child {
             slot: Slot::Stopped,
             restarts: 0,
             incarnation: watch::Sender::new(Incarnation::Stopped),
+            generation: 0,
+            heartbeat: None,
+            watching: None,
+            started_at: Instant::now(),
+            last_exit: None,
+            backoff: None,
         }
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub(crate) fn slot(&self) -> &Slot {
@@ -53,6 +89,10 @@ impl Child {
     }
 
     pub(crate) fn set(&mut self, slot: Slot) {
+        if !matches!(slot, Slot::Running(_)) {
+            self.unwatch();
+        }
+        self.generation += 1;
         let published = match &slot {
             Slot::Running(cell) => Incarnation::Running(cell.clone()),
             Slot::Restarting => Incarnation::Restarting,
@@ -67,21 +107,41 @@ impl Child {
     /// matching event.
     pub(crate) async fn start(
         &mut self,
-        supervisor: ActorCell,
-        events: &EventBus,
+        host: &Host,
         kind: StartKind,
     ) -> Result<Option<ActorCell>, StartError> {
+        let heartbeat = Heartbeat::new();
         let ctx = StartContext {
-            supervisor: supervisor.clone(),
+            supervisor: host.supervisor.clone(),
             path: self.path.clone(),
-            events: events.clone(),
+            events: host.events.clone(),
+            watchdog: host.watchdog.clone(),
+            heartbeat: heartbeat.clone(),
+            per_message: self
+                .spec
+                .watch
+                .as_ref()
+                .is_some_and(|watch| watch.mode == BeatMode::PerMessage),
         };
+        let events = &host.events;
         let (result, event) = match self.spec.start(ctx).await {
             Ok(StartOutcome::Started(actor)) => {
                 // A no-op for actors spawned linked, as the contract asks; it
                 // rescues start functions that forgot to link.
-                actor.link(supervisor);
+                actor.link(host.supervisor.clone());
                 self.set(Slot::Running(actor.clone()));
+                self.started_at = Instant::now();
+                if let Some(watch) = &self.spec.watch {
+                    let id = host.watchdog.watch(Registration {
+                        path: self.path.clone(),
+                        actor: actor.clone(),
+                        heartbeat: heartbeat.clone(),
+                        watch: watch.clone(),
+                        on_stuck: host.on_stuck.clone(),
+                    });
+                    self.watching = Some((host.watchdog.clone(), id));
+                }
+                self.heartbeat = Some(heartbeat);
                 let event = match kind {
                     StartKind::Fresh => HealingEventKind::ChildStarted,
                     StartKind::Restart => {
@@ -116,9 +176,65 @@ impl Child {
         let Some(actor) = self.running().cloned() else {
             return;
         };
+        // A slow shutdown is not a hang.
+        self.unwatch();
         let outcome = stop_child(&actor, self.spec.shutdown_rule()).await;
         self.set(Slot::Stopped);
         events.emit(&self.path, HealingEventKind::ChildStopped { cause, outcome });
+    }
+
+    /// Records that the running incarnation exited by itself, and returns the
+    /// reason to act on: `hung` if the watchdog flagged it, whatever ractor
+    /// reported (a kill, or the `hung` stop it asked for).
+    pub(crate) fn exited(&mut self, reported: ExitReason) -> ExitReason {
+        let hung = self.heartbeat.as_ref().is_some_and(Heartbeat::is_hung);
+        let reason = if hung { ExitReason::Hung } else { reported };
+        self.last_exit = Some(reason.clone());
+        self.set(Slot::Stopped);
+        reason
+    }
+
+    /// The delay before the next restart, if the child has a backoff policy.
+    pub(crate) fn backoff_delay(&mut self) -> Option<(Duration, u32)> {
+        let policy = self.spec.backoff.as_ref()?;
+        let ran_for = Instant::now().saturating_duration_since(self.started_at);
+        let state = self
+            .backoff
+            .get_or_insert_with(|| BackoffState::new(policy.clone()));
+        Some(state.next_delay(ran_for))
+    }
+
+    fn unwatch(&mut self) {
+        if let Some((watchdog, id)) = self.watching.take() {
+            watchdog.unwatch(id);
+        }
+    }
+
+    /// This child as a node of the health snapshot (without children).
+    pub(crate) fn health(&self) -> NodeHealth {
+        let heartbeat = self.heartbeat.as_ref().filter(|_| self.running().is_some());
+        let state = match (&self.slot, heartbeat) {
+            (Slot::Running(_), Some(beat)) if beat.is_hung() => NodeState::Hung,
+            (Slot::Running(_), Some(beat)) if beat.is_degraded() => NodeState::Degraded,
+            (Slot::Running(_), _) => NodeState::Running,
+            (Slot::Restarting, _) => NodeState::Restarting,
+            (Slot::Stopped, _) => NodeState::Stopped,
+        };
+        NodeHealth {
+            path: self.path.clone(),
+            kind: self.spec.kind,
+            state,
+            ready: self.running().is_some() && heartbeat.is_none_or(Heartbeat::is_ready),
+            restarts: self.restarts,
+            last_exit: self.last_exit.clone(),
+            heartbeat_age_ms: self
+                .spec
+                .watch
+                .as_ref()
+                .and(heartbeat)
+                .map(|beat| crate::watchdog::duration_ms(beat.age())),
+            children: Vec::new(),
+        }
     }
 
     /// Tells the child's references that it is gone for good.

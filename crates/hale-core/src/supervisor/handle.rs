@@ -13,10 +13,12 @@ use crate::error::{CallError, ChildError};
 use crate::events::{EventBus, EventStream};
 use crate::exit::ExitReason;
 use crate::handle::Control;
+use crate::health::NodeHealth;
 use crate::path::ChildPath;
 use crate::spec::ChildSpec;
 use crate::supervisor::messages::{ChildCounts, ChildInfo, StartedChild, SupervisorMsg};
 use crate::supervisor::state::SupervisorState;
+use crate::watchdog::WatchdogCounts;
 
 /// A handle to a running supervisor. Cheap to clone; every method is a call
 /// into the supervisor's mailbox, answered in order with everything else it
@@ -48,7 +50,7 @@ impl SupervisorRef {
         Self::new(Control {
             actor: state.myself.clone(),
             path: state.path.clone(),
-            events: state.events.clone(),
+            events: state.host.events.clone(),
             exit: Arc::clone(&state.exit),
         })
     }
@@ -79,7 +81,8 @@ impl SupervisorRef {
     /// (the id runs), [`ChildError::AlreadyPresent`] (the id is kept, not
     /// running), [`ChildError::StartFailed`] (the spec is discarded).
     pub async fn start_child(&self, spec: ChildSpec) -> Result<StartedChild, ChildError> {
-        self.call(|reply| SupervisorMsg::StartChild(spec, reply)).await?
+        self.call(|reply| SupervisorMsg::StartChild(Box::new(spec), reply))
+            .await?
     }
 
     /// Stops a child by its shutdown rule and keeps its spec (a temporary
@@ -185,6 +188,16 @@ impl SupervisorRef {
             Ok(CallResult::Success(handle)) => Ok(handle),
             _ => Err(not_running()),
         }
+    }
+
+    /// The health snapshot of this supervisor's whole subtree.
+    pub async fn health(&self) -> Result<NodeHealth, CallError> {
+        self.call(SupervisorMsg::Health).await
+    }
+
+    /// What the tree's watchdog has seen so far.
+    pub async fn watchdog_counts(&self) -> Result<WatchdogCounts, CallError> {
+        self.call(SupervisorMsg::WatchdogCounts).await
     }
 
     /// Stops the supervisor gracefully: it stops its children in reverse

@@ -1,17 +1,19 @@
 //! What a supervisor handle asks, and how the supervisor answers.
 
-use ractor::{ActorCell, RpcReplyPort};
+use ractor::{ActorCell, ActorId, RpcReplyPort};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::child_ref::Incarnation;
 use crate::error::ChildError;
+use crate::health::NodeHealth;
 use crate::spec::{ChildKind, ChildSpec, Restart};
 use crate::supervisor::SupervisorRef;
+use crate::watchdog::WatchdogCounts;
 
 /// The supervisor actor's mailbox.
 pub(crate) enum SupervisorMsg {
-    StartChild(ChildSpec, RpcReplyPort<Result<StartedChild, ChildError>>),
+    StartChild(Box<ChildSpec>, RpcReplyPort<Result<StartedChild, ChildError>>),
     TerminateChild(String, RpcReplyPort<Result<(), ChildError>>),
     RestartChild(String, RpcReplyPort<Result<StartedChild, ChildError>>),
     DeleteChild(String, RpcReplyPort<Result<(), ChildError>>),
@@ -23,9 +25,17 @@ pub(crate) enum SupervisorMsg {
         RpcReplyPort<Result<watch::Receiver<Incarnation>, ChildError>>,
     ),
     Handle(RpcReplyPort<SupervisorRef>),
+    Health(RpcReplyPort<NodeHealth>),
+    WatchdogCounts(RpcReplyPort<WatchdogCounts>),
     /// A restart failed earlier; try it again. Sent to itself, so calls that
     /// were already queued are served first.
     RetryRestart(String),
+    /// A backoff delay is up for the child with this id, scheduled when the
+    /// child's generation was this.
+    DelayedRestart(String, u64),
+    /// The watchdog gave up on a hung child that would not die: treat it as
+    /// exited with reason `hung`.
+    ChildStuck(ActorId),
 }
 
 /// A successful `start_child` or `restart_child`.

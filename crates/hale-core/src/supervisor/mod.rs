@@ -59,9 +59,10 @@ use crate::events::EventBus;
 use crate::handle::{Control, ExitSlot, spawn_supervisor};
 use crate::path::ChildPath;
 use crate::spec::{StartContext, StartError, StartOutcome, SupervisorSpec};
+use crate::watchdog::Watchdog;
 use actor::{SupervisorActor, SupervisorArgs};
 
-pub(crate) use children::{Child, Slot, StartKind};
+pub(crate) use children::{Child, Host, Slot, StartKind};
 pub use handle::SupervisorRef;
 pub use messages::{ChildCounts, ChildInfo, ChildStatus, StartedChild};
 
@@ -87,7 +88,8 @@ pub(crate) async fn start_nested(
     spec: &Arc<SupervisorSpec>,
     ctx: StartContext,
 ) -> Result<StartOutcome, StartError> {
-    let nested = spawn(Arc::clone(spec), ctx.path, ctx.events, Some(ctx.supervisor)).await;
+    let parent = Some((ctx.supervisor, ctx.watchdog));
+    let nested = spawn(Arc::clone(spec), ctx.path, ctx.events, parent).await;
     match nested {
         Ok(handle) => Ok(StartOutcome::Started(handle.actor())),
         Err(error) => Err(StartError::new(error)),
@@ -98,13 +100,15 @@ async fn spawn(
     spec: Arc<SupervisorSpec>,
     path: ChildPath,
     events: EventBus,
-    parent: Option<ActorCell>,
+    parent: Option<(ActorCell, Watchdog)>,
 ) -> Result<SupervisorRef, SupervisorStartError> {
     let exit = Arc::new(ExitSlot::default());
+    let (parent, watchdog) = parent.unzip();
     let args = SupervisorArgs {
         spec,
         path: path.clone(),
         events: events.clone(),
+        watchdog,
         exit: Arc::clone(&exit),
     };
     let actor = spawn_supervisor(SupervisorActor, args, parent, &path).await?;

@@ -17,11 +17,13 @@ use crate::error::{ChildError, SupervisorStartError};
 use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
 use crate::handle::ExitSlot;
+use crate::health::{NodeHealth, NodeState, nested_health};
 use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
-use crate::spec::{AutoShutdown, ChildSpec, Restart, StartError, Strategy, SupervisorFlags};
-use crate::supervisor::children::{Child, Slot, StartKind};
+use crate::spec::{AutoShutdown, ChildKind, ChildSpec, Restart, StartError, Strategy, SupervisorFlags};
+use crate::supervisor::children::{Child, Host, Slot, StartKind};
 use crate::supervisor::messages::{ChildCounts, ChildInfo, StartedChild, SupervisorMsg};
+use crate::watchdog::Watchdog;
 
 /// What the supervisor does after handling one event.
 #[must_use]
@@ -37,7 +39,7 @@ pub(crate) struct SupervisorState {
     pub(crate) myself: ActorRef<SupervisorMsg>,
     pub(crate) path: ChildPath,
     pub(crate) flags: SupervisorFlags,
-    pub(crate) events: EventBus,
+    pub(crate) host: Host,
     pub(crate) exit: Arc<ExitSlot>,
     children: Vec<Child>,
     window: RestartWindow,
@@ -50,8 +52,19 @@ impl SupervisorState {
         flags: SupervisorFlags,
         children: Vec<ChildSpec>,
         events: EventBus,
+        watchdog: Watchdog,
         exit: Arc<ExitSlot>,
     ) -> Self {
+        let notify = myself.clone();
+        let host = Host {
+            supervisor: myself.get_cell(),
+            events,
+            watchdog,
+            on_stuck: Arc::new(move |actor| {
+                // Fails only once this supervisor is gone, with its children.
+                let _ = notify.send_message(SupervisorMsg::ChildStuck(actor));
+            }),
+        };
         let children = children
             .into_iter()
             .map(|spec| {
@@ -63,7 +76,7 @@ impl SupervisorState {
             myself,
             path,
             flags,
-            events,
+            host,
             exit,
             children,
             window: RestartWindow::new(flags.intensity, flags.period),
@@ -112,8 +125,8 @@ impl SupervisorState {
             return Flow::Continue;
         };
         let child = &mut self.children[index];
+        let reason = child.exited(reason);
         let will_restart = child.spec.restart.restarts_after(&reason);
-        child.set(Slot::Stopped);
         let (id, significant, temporary) = (
             child.spec.id.clone(),
             child.spec.significant,
@@ -154,20 +167,60 @@ impl SupervisorState {
             self.stop_all().await;
             return Flow::Shutdown;
         }
-        let group = match self.flags.strategy {
-            Strategy::OneForOne => index..index + 1,
-            Strategy::OneForAll => 0..self.children.len(),
-            Strategy::RestForOne => index..self.children.len(),
+        let id = self.children[index].spec.id.clone();
+        let group = self.stop_group(index).await;
+        let Some(index) = self.position(&id) else {
+            return Flow::Continue;
         };
-        self.restart_group(group).await;
+        if let Some((delay, attempt)) = self.children[index].backoff_delay() {
+            // The group stays stopped; the start phase runs when the delay is
+            // up, unless something changed the child meanwhile.
+            self.children[index].set(Slot::Restarting);
+            let generation = self.children[index].generation();
+            self.emit(
+                &id,
+                HealingEventKind::BackoffScheduled {
+                    delay_ms: crate::watchdog::duration_ms(delay),
+                    attempt,
+                },
+            );
+            self.myself
+                .send_after(delay, move || SupervisorMsg::DelayedRestart(id, generation));
+            return Flow::Continue;
+        }
+        self.start_group(group).await;
         Flow::Continue
     }
 
-    /// Stops the running children of `group` in reverse order, forgets the
-    /// temporary ones, then starts the rest in order. If a start fails, that
-    /// child is marked restarting and retried through the mailbox; the
-    /// children after it stay stopped until then.
-    async fn restart_group(&mut self, group: Range<usize>) {
+    /// A backoff delay is up: start the group of the child `id`, unless the
+    /// child left the `restarting` state meanwhile (generation changed).
+    pub(crate) async fn delayed_restart(&mut self, id: &str, generation: u64) -> Flow {
+        let Some(index) = self.position(id) else {
+            return Flow::Continue;
+        };
+        let child = &self.children[index];
+        if !matches!(child.slot(), Slot::Restarting) || child.generation() != generation {
+            return Flow::Continue;
+        }
+        let group = self.group_of(index);
+        self.start_group(group).await;
+        Flow::Continue
+    }
+
+    /// The children the strategy restarts together with the one at `index`.
+    fn group_of(&self, index: usize) -> Range<usize> {
+        match self.flags.strategy {
+            Strategy::OneForOne => index..index + 1,
+            Strategy::OneForAll => 0..self.children.len(),
+            Strategy::RestForOne => index..self.children.len(),
+        }
+    }
+
+    /// The stop phase of a restart: stops the running children of the
+    /// group of the child at `index` in reverse order and forgets the
+    /// temporary ones. Returns the group as it stands after that.
+    async fn stop_group(&mut self, index: usize) -> Range<usize> {
+        let group = self.group_of(index);
         self.stop_range(group.clone(), StopCause::GroupRestart).await;
         let mut end = group.end;
         let mut index = group.start;
@@ -179,7 +232,18 @@ impl SupervisorState {
                 index += 1;
             }
         }
-        for index in group.start..end {
+        group.start..end
+    }
+
+    /// The start phase of a restart: starts the children of `group` that do
+    /// not run, in order. If a start fails, that child is marked restarting
+    /// and retried through the mailbox; the children after it stay stopped
+    /// until then.
+    async fn start_group(&mut self, group: Range<usize>) {
+        for index in group {
+            if self.children[index].running().is_some() {
+                continue;
+            }
             if self.start_at(index, StartKind::Restart).await.is_err() {
                 self.children[index].set(Slot::Restarting);
                 let retry = SupervisorMsg::RetryRestart(self.children[index].spec.id.clone());
@@ -288,8 +352,8 @@ impl SupervisorState {
         };
         for child in &self.children {
             match child.spec.kind {
-                crate::spec::ChildKind::Worker => counts.workers += 1,
-                crate::spec::ChildKind::Supervisor => counts.supervisors += 1,
+                ChildKind::Worker => counts.workers += 1,
+                ChildKind::Supervisor => counts.supervisors += 1,
             }
             if child.running().is_some() {
                 counts.active += 1;
@@ -309,18 +373,44 @@ impl SupervisorState {
         self.find(id).map(|index| self.children[index].follow())
     }
 
+    /// This supervisor's node of the health snapshot: its children, with
+    /// each running child supervisor asked for its own subtree.
+    pub(crate) async fn health(&self) -> NodeHealth {
+        let mut children = Vec::with_capacity(self.children.len());
+        for child in &self.children {
+            let mut node = child.health();
+            if let Some(actor) = child.running()
+                && child.spec.kind == ChildKind::Supervisor
+                && let Some(subtree) = nested_health(actor).await
+            {
+                node.children = subtree.children;
+                node.state = subtree.state;
+            }
+            children.push(node);
+        }
+        NodeHealth {
+            path: self.path.clone(),
+            kind: ChildKind::Supervisor,
+            state: NodeState::Running,
+            ready: true,
+            restarts: 0,
+            last_exit: None,
+            heartbeat_age_ms: None,
+            children,
+        }
+    }
+
     // ----- helpers ---------------------------------------------------------
 
     async fn start_at(&mut self, index: usize, kind: StartKind) -> Result<Option<ActorCell>, StartError> {
-        let supervisor = self.myself.get_cell();
-        self.children[index].start(supervisor, &self.events, kind).await
+        self.children[index].start(&self.host, kind).await
     }
 
     /// Stops the running children in `range`, last first, each by its
     /// shutdown rule, waiting for each to exit before the next.
     async fn stop_range(&mut self, range: Range<usize>, cause: StopCause) {
         for index in range.rev() {
-            self.children[index].stop(&self.events, cause).await;
+            self.children[index].stop(&self.host.events, cause).await;
         }
     }
 
@@ -362,10 +452,10 @@ impl SupervisorState {
     }
 
     fn emit(&self, child: &str, kind: HealingEventKind) {
-        self.events.emit(&self.path.child(child), kind);
+        self.host.events.emit(&self.path.child(child), kind);
     }
 
     pub(crate) fn emit_own(&self, kind: HealingEventKind) {
-        self.events.emit(&self.path, kind);
+        self.host.events.emit(&self.path, kind);
     }
 }

@@ -1,0 +1,114 @@
+//! The health snapshot: the whole tree, node by node, as data.
+//!
+//! [`SupervisorRef::health`](crate::SupervisorRef::health) walks the tree
+//! (each supervisor answers for its own children and asks its child
+//! supervisors for theirs) and returns a [`NodeHealth`] per node:
+//!
+//! - **liveness**: the node's [`NodeState`], and for watched children the age
+//!   of the last heartbeat;
+//! - **readiness**: whether the child declares itself ready
+//!   ([`Heartbeat::set_ready`](crate::Heartbeat::set_ready)), e.g. `false`
+//!   while a dependency it needs is down;
+//! - **function**: a child whose functional probe last answered wrongly is
+//!   [`NodeState::Degraded`].
+//!
+//! The snapshot serializes to JSON for dashboards and the HTTP surface.
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::ExitReason;
+use crate::path::ChildPath;
+use crate::spec::ChildKind;
+
+/// The state of one node of the tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    /// Being started (a supervisor that is still starting its children).
+    Starting,
+    /// Running, and its probe (if any) last passed.
+    Running,
+    /// Running, but its functional probe last answered wrongly.
+    Degraded,
+    /// Waiting for a restart (a failed start being retried, or a backoff).
+    Restarting,
+    /// Found hung by the watchdog and being replaced.
+    Hung,
+    /// Its spec is kept but nothing runs.
+    Stopped,
+}
+
+/// One node of the health snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeHealth {
+    /// Where it is.
+    pub path: ChildPath,
+    /// Worker or supervisor.
+    pub kind: ChildKind,
+    /// Its state.
+    pub state: NodeState,
+    /// Whether it declares itself ready (always true for nodes that never
+    /// said otherwise).
+    pub ready: bool,
+    /// How many times its supervisor restarted it.
+    pub restarts: u32,
+    /// Why its last incarnation exited, if one did.
+    pub last_exit: Option<ExitReason>,
+    /// Milliseconds since its last heartbeat (watched children only).
+    pub heartbeat_age_ms: Option<u64>,
+    /// Its children, for a supervisor (in start order).
+    pub children: Vec<NodeHealth>,
+}
+
+impl NodeHealth {
+    /// Every node of the subtree, depth first, this one first.
+    pub fn nodes(&self) -> Vec<&NodeHealth> {
+        let mut out = vec![self];
+        for child in &self.children {
+            out.extend(child.nodes());
+        }
+        out
+    }
+
+    /// The node at `path` in this subtree.
+    pub fn find(&self, path: &str) -> Option<&NodeHealth> {
+        self.nodes()
+            .into_iter()
+            .find(|node| node.path.to_string() == path)
+    }
+}
+
+/// How long a supervisor waits for a child supervisor's subtree before it
+/// reports that child without its children.
+const NESTED_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Asks the child supervisor `actor` (static or dynamic) for its subtree.
+pub(crate) async fn nested_health(actor: &ractor::ActorCell) -> Option<NodeHealth> {
+    use ractor::ActorRef;
+    use ractor::rpc::CallResult;
+
+    use crate::dynamic::state::DynamicMsg;
+    use crate::supervisor::messages::SupervisorMsg;
+
+    let answer = if actor.is_message_type_of::<SupervisorMsg>() == Some(true) {
+        let supervisor: ActorRef<SupervisorMsg> = actor.clone().into();
+        supervisor
+            .call(SupervisorMsg::Health, Some(NESTED_ANSWER_TIMEOUT))
+            .await
+    } else if actor.is_message_type_of::<DynamicMsg>() == Some(true) {
+        let supervisor: ActorRef<DynamicMsg> = actor.clone().into();
+        return match supervisor
+            .call(DynamicMsg::Health, Some(NESTED_ANSWER_TIMEOUT))
+            .await
+        {
+            Ok(CallResult::Success(health)) => Some(health),
+            _ => None,
+        };
+    } else {
+        return None;
+    };
+    match answer {
+        Ok(CallResult::Success(health)) => Some(health),
+        _ => None,
+    }
+}

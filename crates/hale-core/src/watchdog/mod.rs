@@ -1,0 +1,159 @@
+//! The watchdog: finds children that stopped making progress, and replaces
+//! them.
+//!
+//! OTP sees crashes; an agent looping for 35 minutes or stuck on a call that
+//! never returns does not crash. A child opts in through its spec
+//! ([`ChildSpec::watch`](crate::ChildSpec::watch)) with a heartbeat timeout
+//! and a grace period, and beats through the [`Heartbeat`] its start
+//! function receives ([`StartContext::heartbeat`](crate::StartContext::heartbeat),
+//! [`TaskContext::heartbeat`](crate::TaskContext::heartbeat)), or lets Hale
+//! beat around every message it handles ([`Watch::per_message`]).
+//!
+//! When a deadline passes without a beat:
+//!
+//! 1. a `HeartbeatMissed` event, and the child is marked hung;
+//! 2. the child is asked to stop with reason `hung` (`HungStopRequested`);
+//! 3. after the grace period it is killed (`HungKilled`);
+//! 4. a kill cancels a handler at its next `.await`; a handler blocked in
+//!    synchronous code never reaches one. If the child has still not exited
+//!    after `kill_wait`, it is counted as stuck (`StuckTask`, and
+//!    [`WatchdogStats::stuck`]) and its supervisor replaces it anyway: the
+//!    stuck task is left behind, counted, never silently forgotten.
+//!
+//! Whichever way it ends, the supervisor sees an abnormal exit with reason
+//! [`ExitReason::Hung`](crate::ExitReason::Hung) and applies its strategy and
+//! intensity as for any crash.
+//!
+//! **Blocking work.** Run it under `tokio::task::spawn_blocking` and await
+//! the handle: the agent's handler then waits at an `.await`, where a kill
+//! can end it, while the blocking thread finishes on its own.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use hale_core::{ChildSpec, Supervisor, SupervisorSpec, Watch};
+//!
+//! let crawler = ChildSpec::task("crawler", |ctx| async move {
+//!     let heartbeat = ctx.heartbeat();
+//!     for _page in 0..3 {
+//!         heartbeat.beat(); // one atomic store: beat as often as you like
+//!         let parsed = tokio::task::spawn_blocking(|| "parse a page").await?;
+//!         let _ = parsed;
+//!     }
+//!     Ok(())
+//! })
+//! .watch(Watch::heartbeat(Duration::from_secs(30)).grace(Duration::from_secs(2)));
+//! let root = Supervisor::start(SupervisorSpec::new("root").child(crawler)).await?;
+//! root.stop(Duration::from_secs(5)).await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod actor;
+mod heartbeat;
+mod per_message;
+mod probe;
+mod spec;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ractor::{Actor, ActorCell, ActorRef};
+use serde::{Deserialize, Serialize};
+
+use crate::events::EventBus;
+use actor::WatchdogActor;
+pub(crate) use actor::{Registration, StuckNotice, WatchdogMsg};
+pub use heartbeat::Heartbeat;
+pub(crate) use heartbeat::duration_ms;
+pub(crate) use per_message::PerMessage;
+pub(crate) use probe::run_probe;
+pub use spec::{BeatMode, Probe, Watch};
+
+/// What the watchdog has seen so far, for reports and benchmarks.
+#[derive(Debug, Default)]
+pub struct WatchdogStats {
+    watched: AtomicU64,
+    hung: AtomicU64,
+    killed: AtomicU64,
+    stuck: AtomicU64,
+    lateness_max_ms: AtomicU64,
+}
+
+/// A copy of [`WatchdogStats`] at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchdogCounts {
+    /// Children watched now.
+    pub watched: u64,
+    /// Children found hung so far.
+    pub hung: u64,
+    /// Hung children that did not stop within their grace period and were
+    /// killed.
+    pub killed: u64,
+    /// Killed children that did not exit either (stuck in blocking code):
+    /// replaced, and counted here.
+    pub stuck: u64,
+    /// The latest a hung child was found after its deadline, in ms.
+    pub lateness_max_ms: u64,
+}
+
+impl WatchdogStats {
+    /// The counts now.
+    pub fn counts(&self) -> WatchdogCounts {
+        WatchdogCounts {
+            watched: self.watched.load(Ordering::Relaxed),
+            hung: self.hung.load(Ordering::Relaxed),
+            killed: self.killed.load(Ordering::Relaxed),
+            stuck: self.stuck.load(Ordering::Relaxed),
+            lateness_max_ms: self.lateness_max_ms.load(Ordering::Relaxed),
+        }
+    }
+
+    fn record_lateness(&self, late: Duration) {
+        self.lateness_max_ms
+            .fetch_max(heartbeat::duration_ms(late), Ordering::Relaxed);
+    }
+}
+
+/// The tree's watchdog, as the supervisors hold it.
+#[derive(Clone)]
+pub(crate) struct Watchdog {
+    actor: ActorRef<WatchdogMsg>,
+    next_id: Arc<AtomicU64>,
+    stats: Arc<WatchdogStats>,
+}
+
+impl Watchdog {
+    /// Spawns a tree's watchdog, linked to the tree's root supervisor so it
+    /// ends with the tree.
+    pub(crate) async fn spawn(root: ActorCell, events: EventBus) -> Result<Self, ractor::SpawnErr> {
+        let stats = Arc::new(WatchdogStats::default());
+        let (actor, _join) =
+            Actor::spawn_linked(None, WatchdogActor, (events, Arc::clone(&stats)), root).await?;
+        Ok(Self {
+            actor,
+            next_id: Arc::new(AtomicU64::new(0)),
+            stats,
+        })
+    }
+
+    /// Starts watching one incarnation; returns the id to unwatch it with.
+    pub(crate) fn watch(&self, registration: Registration) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // Fails only once the tree is shutting down: nothing left to watch.
+        let _ = self
+            .actor
+            .send_message(WatchdogMsg::Watch(id, Box::new(registration)));
+        id
+    }
+
+    pub(crate) fn unwatch(&self, id: u64) {
+        let _ = self.actor.send_message(WatchdogMsg::Unwatch(id));
+    }
+
+    pub(crate) fn stats(&self) -> Arc<WatchdogStats> {
+        Arc::clone(&self.stats)
+    }
+}
