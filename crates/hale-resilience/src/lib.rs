@@ -18,6 +18,7 @@ pub mod fallback;
 pub mod rate_limit;
 mod registry;
 pub mod retry;
+pub mod single_flight;
 mod stats;
 pub mod timeout;
 mod util;
@@ -39,4 +40,5 @@ pub use fallback::{
 pub use rate_limit::{RateLimitConfig, RateLimitStats, RateLimiter};
 pub use registry::Registry;
 pub use retry::{Jitter, RetryConfig, RetryPolicy, RetryStats};
+pub use single_flight::{OnDuplicate, SingleFlight, SingleFlightStats};
 pub use timeout::{Timeout, TimeoutStats};
