@@ -15,6 +15,7 @@ pub mod classify;
 mod error;
 pub mod events;
 pub mod fallback;
+pub mod mediator;
 pub mod rate_limit;
 mod registry;
 pub mod retry;
@@ -37,6 +38,7 @@ pub use fallback::{
     AlternativeFailure, Answer, AnsweredBy, Escalation, EscalationFailed, FallbackChain,
     FallbackChainBuilder, FallbackStats,
 };
+pub use mediator::{MediatorBuilder, MediatorError, MediatorStats, ResourceMediator, ResourceSet};
 pub use rate_limit::{RateLimitConfig, RateLimitStats, RateLimiter};
 pub use registry::Registry;
 pub use retry::{Jitter, RetryConfig, RetryPolicy, RetryStats};
