@@ -12,6 +12,7 @@
 mod builder;
 pub mod bulkhead;
 pub mod classify;
+pub mod degrade;
 mod error;
 pub mod events;
 pub mod fallback;
@@ -32,6 +33,7 @@ pub use breaker::{
 pub use builder::{PolicyBuilder, PolicyConfig};
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadStats};
 pub use classify::{ByErrorClass, CallOutcome, Classifier, Classify, ErrorClass, RetryDecision};
+pub use degrade::{CriticalStepFailed, DegradableRun, Degraded, DegradedStep};
 pub use error::{ConfigError, Rejection, ResilienceError};
 pub use events::{EventBus, EventKind, EventReceiver, GiveUpReason, RejectionKind, ResilienceEvent};
 pub use fallback::{
