@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hale_core::{
-    ChildSpec, EventStream, HealingEvent, HealingEventKind, StartError, StartOutcome, SupervisorRef,
+    ChildCounts, ChildSpec, ChildStatus, EventStream, ExitReason, HealingEvent, HealingEventKind, StartError,
+    StartOutcome, Supervisor, SupervisorRef, SupervisorSpec,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::Notify;
@@ -87,6 +88,9 @@ pub struct Knobs {
     pub ignoring_starts: AtomicU32,
     /// How long `post_stop` takes, in ms (to exceed a shutdown timeout).
     pub stop_delay_ms: AtomicU32,
+    /// How long every start waits (tokio time) before it succeeds, fails or
+    /// ignores, in ms: keeps the supervisor busy in a start meanwhile.
+    pub start_delay_ms: AtomicU32,
     /// How many times the worker was started.
     pub starts: AtomicU32,
 }
@@ -164,6 +168,10 @@ impl Lab {
             async move {
                 let knobs = Arc::clone(&worker.knobs);
                 knobs.starts.fetch_add(1, Ordering::SeqCst);
+                let delay = knobs.start_delay_ms.load(Ordering::SeqCst);
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(u64::from(delay))).await;
+                }
                 if take_one(&knobs.failing_starts) {
                     worker.journal.write(format!("failed {}", worker.name));
                     return Err(StartError::new(format!("{} refused to start", worker.name)));
@@ -175,6 +183,34 @@ impl Lab {
                 Ok(StartOutcome::Started(actor.get_cell()))
             }
         })
+    }
+}
+
+/// Setting the knobs of one worker id.
+impl Lab {
+    /// The next `n` starts of `id` fail.
+    pub fn fail_starts(&self, id: &str, n: u32) {
+        self.knobs(id).failing_starts.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` starts of `id` answer ignore.
+    pub fn ignore_starts(&self, id: &str, n: u32) {
+        self.knobs(id).ignoring_starts.store(n, Ordering::SeqCst);
+    }
+
+    /// Every start of `id` takes `ms` (tokio time) before it decides.
+    pub fn slow_starts(&self, id: &str, ms: u32) {
+        self.knobs(id).start_delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// The `post_stop` of `id` takes `ms` (tokio time).
+    pub fn slow_stop(&self, id: &str, ms: u32) {
+        self.knobs(id).stop_delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// How many times a start of `id` was attempted.
+    pub fn starts(&self, id: &str) -> u32 {
+        self.knobs(id).starts.load(Ordering::SeqCst)
     }
 }
 
@@ -223,4 +259,163 @@ pub async fn expect_supervisor_stopped(events: &mut EventStream, path: &str) -> 
         e.path.to_string() == path && matches!(e.kind, HealingEventKind::SupervisorStopped { .. })
     })
     .await
+}
+
+/// Starts a tree that must start.
+pub async fn start(spec: SupervisorSpec) -> SupervisorRef {
+    Supervisor::start(spec).await.expect("supervisor starts")
+}
+
+/// A round trip through the supervisor's mailbox: once it returns, every
+/// message queued before it (and every exit it was told of) is handled.
+pub async fn counts(sup: &SupervisorRef) -> ChildCounts {
+    sup.count_children().await.expect("supervisor answers")
+}
+
+/// OTP's `get_child_counts`: specs, active, supervisors, workers.
+pub async fn otp_counts(sup: &SupervisorRef) -> [usize; 4] {
+    let c = counts(sup).await;
+    [c.specs, c.active, c.supervisors, c.workers]
+}
+
+/// Each child's id and status, in start order.
+pub async fn statuses(sup: &SupervisorRef) -> Vec<(String, ChildStatus)> {
+    sup.which_children()
+        .await
+        .expect("supervisor answers")
+        .into_iter()
+        .map(|info| (info.id, info.status))
+        .collect()
+}
+
+/// `statuses` in a form that is short to write out in an assertion.
+pub fn rows(expected: &[(&str, ChildStatus)]) -> Vec<(String, ChildStatus)> {
+    expected
+        .iter()
+        .map(|(id, status)| ((*id).to_owned(), *status))
+        .collect()
+}
+
+/// The incarnation of child `id` that runs now.
+pub async fn current(sup: &SupervisorRef, id: &str) -> ActorRef<Cmd> {
+    sup.child_ref::<Cmd>(id)
+        .await
+        .expect("child exists")
+        .current()
+        .unwrap_or_else(|| panic!("{id} does not run"))
+}
+
+/// Ways to make a worker exit, each with the reason its supervisor must see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum How {
+    /// Stops with no reason.
+    Normal,
+    /// Stops with reason `shutdown`.
+    Shutdown,
+    /// Stops with reason `shutdown: detail`.
+    ShutdownDetail,
+    /// Returns an error from a handler.
+    Error,
+    /// Panics in a handler.
+    Panic,
+    /// Is killed from outside.
+    Kill,
+    /// Stops with a reason that is neither normal nor shutdown.
+    Other,
+}
+
+impl How {
+    pub const ALL: [How; 7] = [
+        How::Normal,
+        How::Shutdown,
+        How::ShutdownDetail,
+        How::Error,
+        How::Panic,
+        How::Kill,
+        How::Other,
+    ];
+
+    /// Whether OTP calls this exit normal.
+    pub fn is_normal(self) -> bool {
+        matches!(self, How::Normal | How::Shutdown | How::ShutdownDetail)
+    }
+
+    /// Whether the reason the supervisor reported is the one this exit gives.
+    pub fn reported_as(self, reason: &ExitReason) -> bool {
+        match (self, reason) {
+            (How::Normal, ExitReason::Normal) | (How::Shutdown, ExitReason::Shutdown(None)) => true,
+            (How::ShutdownDetail, ExitReason::Shutdown(Some(detail))) => detail == "detail",
+            (How::Error, ExitReason::Failed(text)) => !text.contains("panicked"),
+            (How::Panic, ExitReason::Failed(text)) => text.contains("panicked"),
+            (How::Kill, ExitReason::Killed) => true,
+            (How::Other, ExitReason::Other(text)) => text == "boom",
+            _ => false,
+        }
+    }
+}
+
+/// Makes child `id` of `sup` exit `how`, then waits for its supervisor to
+/// report the exit; returns the reason and whether it will be restarted.
+pub async fn exit_child(
+    sup: &SupervisorRef,
+    events: &mut EventStream,
+    id: &str,
+    how: How,
+) -> (ExitReason, bool) {
+    let actor = current(sup, id).await;
+    let _ = match how {
+        How::Normal => actor.send_message(Cmd::Stop(None)),
+        How::Shutdown => actor.send_message(Cmd::Stop(Some("shutdown".into()))),
+        How::ShutdownDetail => actor.send_message(Cmd::Stop(Some("shutdown: detail".into()))),
+        How::Error => actor.send_message(Cmd::Fail),
+        How::Panic => actor.send_message(Cmd::Panic),
+        How::Other => actor.send_message(Cmd::Stop(Some("boom".into()))),
+        How::Kill => {
+            actor.kill();
+            Ok(())
+        }
+    };
+    let path = sup.path().child(id).to_string();
+    let event = expect_event(events, &format!("exit of {path}"), |e| {
+        e.path.to_string() == path && matches!(e.kind, HealingEventKind::ChildExited { .. })
+    })
+    .await;
+    match event.kind {
+        HealingEventKind::ChildExited { reason, will_restart } => (reason, will_restart),
+        _ => unreachable!("matched above"),
+    }
+}
+
+/// Waits for an event about the node at `path` whose kind satisfies `wanted`.
+pub async fn expect_at(
+    events: &mut EventStream,
+    path: &str,
+    wanted: impl Fn(&HealingEventKind) -> bool,
+) -> HealingEventKind {
+    expect_event(events, &format!("matching event at {path}"), |e| {
+        e.path.to_string() == path && wanted(&e.kind)
+    })
+    .await
+    .kind
+}
+
+/// Every event up to and including the first that satisfies `last`, as
+/// `(path, kind)` pairs.
+pub async fn events_through(
+    events: &mut EventStream,
+    last: impl Fn(&HealingEvent) -> bool,
+) -> Vec<(String, HealingEventKind)> {
+    let mut seen = Vec::new();
+    loop {
+        let event = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("the awaited event never came; saw {seen:#?}"));
+        let done = last(&event);
+        seen.push((event.path.to_string(), event.kind));
+        if done {
+            return seen;
+        }
+    }
 }
