@@ -1,0 +1,106 @@
+//! Restart types × exit reasons (OTP's `permanent_*`, `transient_*`,
+//! `temporary_*` and `do_not_save_child_specs_for_temporary_children`
+//! cases): which exits are normal, which children come back, and which specs
+//! are kept.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use hale_core::{ChildError, ChildStatus, HealingEventKind, Restart, SupervisorRef, SupervisorSpec};
+use support::{How, Lab, exit_child, expect_at, expect_restart, otp_counts, rows, start, statuses};
+
+/// A supervisor with enough intensity for every exit of one test.
+async fn roomy_supervisor() -> SupervisorRef {
+    start(SupervisorSpec::new("root").intensity(20)).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_child_is_restarted_after_every_kind_of_exit() {
+    let lab = Lab::new();
+    let sup = roomy_supervisor().await;
+    sup.start_child(lab.worker("a")).await.unwrap();
+    let mut events = sup.subscribe();
+    for how in How::ALL {
+        let (reason, will_restart) = exit_child(&sup, &mut events, "a", how).await;
+        assert!(how.reported_as(&reason), "{how:?} reported as {reason:?}");
+        assert_eq!(reason.is_normal(), how.is_normal(), "{how:?}");
+        assert!(will_restart, "{how:?}");
+        expect_restart(&mut events, "root/a").await;
+        assert_eq!(
+            statuses(&sup).await,
+            rows(&[("a", ChildStatus::Running)]),
+            "{how:?}"
+        );
+        assert_eq!(otp_counts(&sup).await, [1, 1, 0, 1]);
+    }
+    assert_eq!(lab.starts("a"), 1 + How::ALL.len() as u32);
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_child_is_not_restarted_after_normal_or_shutdown_exits() {
+    let lab = Lab::new();
+    let sup = roomy_supervisor().await;
+    sup.start_child(lab.worker("a").restart(Restart::Transient))
+        .await
+        .unwrap();
+    let mut events = sup.subscribe();
+    for how in [How::Normal, How::Shutdown, How::ShutdownDetail] {
+        let (reason, will_restart) = exit_child(&sup, &mut events, "a", how).await;
+        assert!(how.reported_as(&reason), "{how:?} reported as {reason:?}");
+        assert!(!will_restart, "{how:?}");
+        // Its spec stays, with no child running.
+        assert_eq!(
+            statuses(&sup).await,
+            rows(&[("a", ChildStatus::Stopped)]),
+            "{how:?}"
+        );
+        assert_eq!(otp_counts(&sup).await, [1, 0, 0, 1]);
+        sup.restart_child("a").await.unwrap();
+    }
+    assert_eq!(lab.starts("a"), 4, "started only at boot and through the API");
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_child_is_restarted_after_abnormal_exits() {
+    let lab = Lab::new();
+    let sup = roomy_supervisor().await;
+    sup.start_child(lab.worker("a").restart(Restart::Transient))
+        .await
+        .unwrap();
+    let mut events = sup.subscribe();
+    for how in [How::Error, How::Panic, How::Kill, How::Other] {
+        let (reason, will_restart) = exit_child(&sup, &mut events, "a", how).await;
+        assert!(how.reported_as(&reason), "{how:?} reported as {reason:?}");
+        assert!(!reason.is_normal(), "{how:?}");
+        assert!(will_restart, "{how:?}");
+        expect_restart(&mut events, "root/a").await;
+        assert_eq!(otp_counts(&sup).await, [1, 1, 0, 1]);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn temporary_child_is_never_restarted_and_its_spec_is_removed_on_any_exit() {
+    let lab = Lab::new();
+    let sup = roomy_supervisor().await;
+    let mut events = sup.subscribe();
+    let temporary = lab.worker("a").restart(Restart::Temporary);
+    for how in How::ALL {
+        // Started again with the same spec: no `already_present`, since the
+        // spec was not kept.
+        sup.start_child(temporary.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{how:?}: {e}"));
+        let (reason, will_restart) = exit_child(&sup, &mut events, "a", how).await;
+        assert!(how.reported_as(&reason), "{how:?} reported as {reason:?}");
+        assert!(!will_restart, "{how:?}");
+        expect_at(&mut events, "root/a", |k| *k == HealingEventKind::ChildRemoved).await;
+        assert_eq!(statuses(&sup).await, rows(&[]), "{how:?}");
+        assert_eq!(otp_counts(&sup).await, [0, 0, 0, 0]);
+        assert!(matches!(
+            sup.restart_child("a").await,
+            Err(ChildError::NotFound { .. })
+        ));
+    }
+    assert_eq!(lab.starts("a"), How::ALL.len() as u32);
+}
