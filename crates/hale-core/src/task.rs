@@ -5,13 +5,17 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::task::JoinHandle;
 
+use crate::events::{EventBus, HealingEventKind};
+use crate::path::ChildPath;
 use crate::spec::panic_text;
 use crate::spec::{TaskContext, TaskError};
+use crate::watchdog::WatchdogStats;
 
 type TaskFuture = Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send>>;
 type TaskFn = Arc<dyn Fn(TaskContext) -> TaskFuture + Send + Sync>;
@@ -36,20 +40,53 @@ impl TaskActor {
 /// The task's result, sent from the tokio task back to the actor.
 pub(crate) struct TaskFinished(Result<(), String>);
 
-/// Aborts the tokio task when the actor's state is dropped. A kill skips
-/// `post_stop` but still drops the state, so the task never outlives its
-/// actor.
-pub(crate) struct AbortOnDrop(JoinHandle<()>);
+/// Owns the task's work while the actor lives. Dropping it (on any stop, a
+/// kill included: a kill skips `post_stop` but still drops the state) aborts
+/// the work. An abort takes effect at the work's next `.await`; work blocked
+/// in synchronous code never reaches one, so if it has not ended within the
+/// kill bound it is counted and reported as stuck, never silently left
+/// behind.
+pub(crate) struct WorkGuard {
+    work: Option<JoinHandle<()>>,
+    stuck: StuckReport,
+}
 
-impl Drop for AbortOnDrop {
+/// Where a task that would not end is reported.
+#[derive(Clone, Debug)]
+pub(crate) struct StuckReport {
+    pub(crate) path: ChildPath,
+    pub(crate) events: EventBus,
+    pub(crate) stats: Arc<WatchdogStats>,
+    pub(crate) kill_wait: Duration,
+}
+
+impl Drop for WorkGuard {
     fn drop(&mut self) {
-        self.0.abort();
+        let Some(work) = self.work.take() else {
+            return;
+        };
+        work.abort();
+        if work.is_finished() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let report = self.stuck.clone();
+        runtime.spawn(async move {
+            if tokio::time::timeout(report.kill_wait, work).await.is_err() {
+                let stuck_total = report.stats.record_stuck();
+                report
+                    .events
+                    .emit(&report.path, HealingEventKind::StuckTask { stuck_total });
+            }
+        });
     }
 }
 
 impl Actor for TaskActor {
     type Msg = TaskFinished;
-    type State = AbortOnDrop;
+    type State = WorkGuard;
     type Arguments = TaskContext;
 
     async fn pre_start(
@@ -57,8 +94,9 @@ impl Actor for TaskActor {
         myself: ActorRef<Self::Msg>,
         ctx: TaskContext,
     ) -> Result<Self::State, ActorProcessingErr> {
+        let stuck = ctx.stuck.clone();
         let work = (self.run)(ctx);
-        let handle = tokio::spawn(async move {
+        let work = tokio::spawn(async move {
             let result = match AssertUnwindSafe(work).catch_unwind().await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(error)) => Err(error.to_string()),
@@ -67,7 +105,10 @@ impl Actor for TaskActor {
             // The actor may already be gone (stopped meanwhile): nothing to tell.
             let _ = myself.send_message(TaskFinished(result));
         });
-        Ok(AbortOnDrop(handle))
+        Ok(WorkGuard {
+            work: Some(work),
+            stuck,
+        })
     }
 
     async fn handle(

@@ -111,6 +111,9 @@ pub struct StartContext {
     pub(crate) watchdog: Watchdog,
     pub(crate) heartbeat: Heartbeat,
     pub(crate) per_message: bool,
+    /// How long a stopped child's leftover work may take to end before it
+    /// counts as stuck.
+    pub(crate) kill_wait: std::time::Duration,
 }
 
 impl fmt::Debug for StartContext {

@@ -9,7 +9,7 @@ use ractor::Actor;
 use crate::dynamic::DynamicSupervisorSpec;
 use crate::path::ChildPath;
 use crate::spec::{ChildKind, ChildSpec, StartOutcome, SupervisorSpec};
-use crate::task::TaskActor;
+use crate::task::{StuckReport, TaskActor};
 use crate::watchdog::{Heartbeat, PerMessage};
 
 /// The error type a plain task worker may return: any error.
@@ -20,6 +20,7 @@ pub type TaskError = Box<dyn Error + Send + Sync + 'static>;
 pub struct TaskContext {
     pub(crate) path: ChildPath,
     pub(crate) heartbeat: Heartbeat,
+    pub(crate) stuck: StuckReport,
 }
 
 impl TaskContext {
@@ -121,9 +122,16 @@ impl ChildSpec {
         Self::new(id, move |ctx| {
             let actor = actor.clone();
             async move {
+                let stuck = StuckReport {
+                    path: ctx.path.clone(),
+                    events: ctx.events.clone(),
+                    stats: ctx.watchdog.stats(),
+                    kill_wait: ctx.kill_wait,
+                };
                 let task = TaskContext {
                     path: ctx.path,
                     heartbeat: ctx.heartbeat,
+                    stuck,
                 };
                 let (child, _join) = Actor::spawn_linked(None, actor, task, ctx.supervisor).await?;
                 Ok(StartOutcome::Started(child.get_cell()))

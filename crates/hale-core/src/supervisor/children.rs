@@ -12,7 +12,7 @@ use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
 use crate::health::{NodeHealth, NodeState};
 use crate::path::ChildPath;
-use crate::shutdown::stop_child;
+use crate::shutdown::{KILL_CONFIRM_TIMEOUT, stop_child};
 use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
 use crate::supervisor::messages::{ChildInfo, ChildStatus};
 use crate::watchdog::{BeatMode, Heartbeat, Registration, StuckNotice, Watchdog};
@@ -122,6 +122,11 @@ impl Child {
                 .watch
                 .as_ref()
                 .is_some_and(|watch| watch.mode == BeatMode::PerMessage),
+            kill_wait: self
+                .spec
+                .watch
+                .as_ref()
+                .map_or(KILL_CONFIRM_TIMEOUT, |watch| watch.kill_wait),
         };
         let events = &host.events;
         let (result, event) = match self.spec.start(ctx).await {

@@ -207,7 +207,7 @@ impl WatchdogState {
             if actor.wait(Some(watch.kill_wait)).await.is_ok() {
                 return;
             }
-            let stuck_total = stats.stuck.fetch_add(1, Ordering::Relaxed) + 1;
+            let stuck_total = stats.record_stuck();
             events.emit(&path, HealingEventKind::StuckTask { stuck_total });
             on_stuck(actor.get_id());
         });

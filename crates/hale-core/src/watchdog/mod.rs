@@ -111,6 +111,11 @@ impl WatchdogStats {
         }
     }
 
+    /// Counts one more stuck task; returns the total.
+    pub(crate) fn record_stuck(&self) -> u64 {
+        self.stuck.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     fn record_lateness(&self, late: Duration) {
         self.lateness_max_ms
             .fetch_max(heartbeat::duration_ms(late), Ordering::Relaxed);

@@ -1,0 +1,523 @@
+//! The watchdog, health snapshot and restart backoff.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hale_core::{
+    ChildSpec, EventStream, ExitReason, HealingEvent, HealingEventKind, NodeHealth, NodeState, Probe,
+    Restart, RestartBackoff, Strategy, Supervisor, SupervisorSpec, Watch,
+};
+use support::{Cmd, Lab, WAIT, Worker, expect_event, expect_restart, tell};
+use tokio::time::Instant;
+
+/// Collects events until one matches `last` (inclusive).
+async fn events_until(events: &mut EventStream, last: impl Fn(&HealingEvent) -> bool) -> Vec<HealingEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let event = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no matching event; saw {seen:#?}"))
+            .expect("event stream open");
+        let done = last(&event);
+        seen.push(event);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn kinds(events: &[HealingEvent]) -> Vec<&HealingEventKind> {
+    events.iter().map(|event| &event.kind).collect()
+}
+
+/// A task that beats for `beats` rounds of `every`, then stops beating and
+/// waits forever (an agent stuck on a call that never returns).
+fn goes_quiet(id: &str, beats: u32, every: Duration) -> ChildSpec {
+    ChildSpec::task(id, move |ctx| async move {
+        let heartbeat = ctx.heartbeat();
+        for _ in 0..beats {
+            tokio::time::sleep(every).await;
+            heartbeat.beat();
+        }
+        std::future::pending::<()>().await;
+        Ok(())
+    })
+}
+
+fn watched_worker(lab: &Lab, id: &str, watch: Watch) -> ChildSpec {
+    let worker = Worker {
+        name: id.to_owned(),
+        journal: lab.journal.clone(),
+        knobs: lab.knobs(id),
+    };
+    ChildSpec::actor(id, worker, ()).watch(watch)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_stops_beating_is_stopped_within_grace_and_restarted() {
+    let sup = Supervisor::start(
+        SupervisorSpec::new("root").intensity(5).child(
+            goes_quiet("crawler", 3, Duration::from_millis(50))
+                .watch(Watch::heartbeat(Duration::from_millis(200))),
+        ),
+    )
+    .await
+    .unwrap();
+    let mut events = sup.subscribe();
+    let seen = events_until(&mut events, |e| {
+        matches!(e.kind, HealingEventKind::ChildRestarted { .. })
+    })
+    .await;
+    let kinds = kinds(&seen);
+    assert!(matches!(
+        kinds[0],
+        HealingEventKind::HeartbeatMissed { timeout_ms: 200, .. }
+    ));
+    assert!(matches!(kinds[1], HealingEventKind::HungStopRequested { .. }));
+    assert!(
+        matches!(
+            kinds[2],
+            HealingEventKind::ChildExited {
+                reason: ExitReason::Hung,
+                will_restart: true
+            }
+        ),
+        "{kinds:#?}"
+    );
+    assert!(
+        !kinds.contains(&&HealingEventKind::HungKilled),
+        "stopped within grace: no kill"
+    );
+    let counts = sup.watchdog_counts().await.unwrap();
+    assert_eq!((counts.hung, counts.killed, counts.stuck), (1, 0, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_that_runs_past_its_timeout_is_killed_after_grace_and_restarted() {
+    let lab = Lab::new();
+    let watch = Watch::per_message(Duration::from_millis(100)).grace(Duration::from_millis(50));
+    let sup = Supervisor::start(SupervisorSpec::new("root").child(watched_worker(&lab, "llm", watch)))
+        .await
+        .unwrap();
+    let mut events = sup.subscribe();
+    tell(&sup, "llm", Cmd::Hang).await;
+    let seen = events_until(&mut events, |e| {
+        matches!(e.kind, HealingEventKind::ChildRestarted { .. })
+    })
+    .await;
+    let kinds = kinds(&seen);
+    assert!(kinds.contains(&&HealingEventKind::HungKilled), "{kinds:#?}");
+    assert!(kinds.iter().any(|k| matches!(
+        k,
+        HealingEventKind::ChildExited {
+            reason: ExitReason::Hung,
+            ..
+        }
+    )));
+    assert_eq!(lab.journal.entries(), ["start llm", "start llm"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_actor_watched_per_message_is_never_hung() {
+    let lab = Lab::new();
+    let watch = Watch::per_message(Duration::from_millis(100));
+    let sup = Supervisor::start(SupervisorSpec::new("root").child(watched_worker(&lab, "idle", watch)))
+        .await
+        .unwrap();
+    let mut events = sup.subscribe();
+    tokio::time::advance(Duration::from_secs(10)).await;
+    // Handled messages count as progress too.
+    for _ in 0..5 {
+        assert_eq!(support::ping(&sup, "idle").await, "idle");
+    }
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert_eq!(sup.watchdog_counts().await.unwrap().hung, 0);
+    assert!(events.try_recv().is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_beats_slowly_but_within_its_timeout_is_left_alone() {
+    let done = Arc::new(AtomicBool::new(false));
+    let finished = Arc::clone(&done);
+    let slow = ChildSpec::task("slow", move |ctx| {
+        let finished = Arc::clone(&finished);
+        async move {
+            let heartbeat = ctx.heartbeat();
+            for _ in 0..50 {
+                tokio::time::sleep(Duration::from_millis(90)).await;
+                heartbeat.beat();
+            }
+            finished.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+    })
+    .restart(Restart::Transient)
+    .watch(Watch::heartbeat(Duration::from_millis(100)));
+    let sup = Supervisor::start(SupervisorSpec::new("root").child(slow))
+        .await
+        .unwrap();
+    let mut events = sup.subscribe();
+    let seen = events_until(&mut events, |e| {
+        matches!(e.kind, HealingEventKind::ChildExited { .. })
+    })
+    .await;
+    assert_eq!(
+        kinds(&seen),
+        [&HealingEventKind::ChildExited {
+            reason: ExitReason::Normal,
+            will_restart: false
+        }]
+    );
+    assert!(done.load(Ordering::SeqCst));
+    assert_eq!(sup.watchdog_counts().await.unwrap().hung, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_child_that_stops_within_its_grace_period_is_not_killed() {
+    let lab = Lab::new();
+    // Its post_stop takes 300 ms; the grace period is 1 s.
+    lab.knobs("db").stop_delay_ms.store(300, Ordering::SeqCst);
+    let watch = Watch::heartbeat(Duration::from_millis(100)).grace(Duration::from_secs(1));
+    let sup = Supervisor::start(SupervisorSpec::new("root").child(watched_worker(&lab, "db", watch)))
+        .await
+        .unwrap();
+    let mut events = sup.subscribe();
+    let seen = events_until(&mut events, |e| {
+        matches!(e.kind, HealingEventKind::ChildRestarted { .. })
+    })
+    .await;
+    assert!(
+        !kinds(&seen).contains(&&HealingEventKind::HungKilled),
+        "{seen:#?}"
+    );
+    assert_eq!(lab.journal.entries(), ["start db", "stop db", "start db"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn watchdog_kills_count_against_the_restart_intensity() {
+    let sup =
+        Supervisor::start(SupervisorSpec::new("root").intensity(1).child(
+            goes_quiet("stuck", 0, Duration::ZERO).watch(Watch::heartbeat(Duration::from_millis(100))),
+        ))
+        .await
+        .unwrap();
+    let mut events = sup.subscribe();
+    expect_restart(&mut events, "root/stuck").await;
+    expect_event(&mut events, "give-up", |e| {
+        matches!(e.kind, HealingEventKind::IntensityExceeded { intensity: 1, .. })
+    })
+    .await;
+    assert_eq!(
+        tokio::time::timeout(WAIT, sup.wait()).await.unwrap(),
+        ExitReason::Shutdown(None)
+    );
+}
+
+/// A handler blocked in synchronous code: no kill can cancel it. This test
+/// needs real threads (a blocked worker thread would stall a paused,
+/// single-threaded runtime), so it runs on real time with short bounds and
+/// waits only on events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_stuck_in_blocking_code_is_replaced_and_counted() {
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    let blocked = Arc::new(std::sync::Mutex::new(Some(blocked)));
+    let lab = Lab::new();
+    let blocking = {
+        let blocked = Arc::clone(&blocked);
+        ChildSpec::task("parser", move |ctx| {
+            let blocked = Arc::clone(&blocked);
+            async move {
+                // Only the first incarnation blocks; its replacement works.
+                // (The lock is released before blocking.)
+                let receiver = blocked.lock().unwrap().take();
+                if let Some(receiver) = receiver {
+                    let _ = receiver.recv();
+                }
+                loop {
+                    ctx.heartbeat().beat();
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        })
+        .watch(
+            Watch::heartbeat(Duration::from_millis(100))
+                .grace(Duration::from_millis(50))
+                .kill_wait(Duration::from_millis(100)),
+        )
+    };
+    // A generous intensity: on a loaded machine the replacement may be
+    // found late once too, which must not end the test's tree.
+    let sup = Supervisor::start(
+        SupervisorSpec::new("root")
+            .intensity(100)
+            .child(lab.worker("other"))
+            .child(blocking),
+    )
+    .await
+    .unwrap();
+    let mut events = sup.subscribe();
+    let mut seen = Vec::new();
+    for wanted in ["a replacement", "the stuck task counted"] {
+        seen.extend(
+            events_until(&mut events, |e| match wanted {
+                "a replacement" => matches!(e.kind, HealingEventKind::ChildRestarted { .. }),
+                _ => matches!(e.kind, HealingEventKind::StuckTask { .. }),
+            })
+            .await,
+        );
+        if wanted == "a replacement"
+            && seen
+                .iter()
+                .any(|e| matches!(e.kind, HealingEventKind::StuckTask { .. }))
+        {
+            break;
+        }
+    }
+    let restarted = seen
+        .iter()
+        .find(|e| matches!(e.kind, HealingEventKind::ChildRestarted { .. }))
+        .expect("the parser was replaced");
+    assert_eq!(restarted.path.to_string(), "root/parser");
+    assert!(
+        kinds(&seen).contains(&&HealingEventKind::StuckTask { stuck_total: 1 }),
+        "{seen:#?}"
+    );
+    assert_eq!(sup.watchdog_counts().await.unwrap().stuck, 1);
+    release.send(()).unwrap();
+    sup.stop(WAIT).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_delays_follow_the_backoff_policy_and_its_jitter_bounds() {
+    let lab = Lab::new();
+    let policy = RestartBackoff::new(Duration::from_millis(100), Duration::from_millis(800)).seed(42);
+    let sup = Supervisor::start(
+        SupervisorSpec::new("root")
+            .intensity(100)
+            .period(Duration::from_secs(3600))
+            .child(lab.worker("flaky").backoff(policy.clone())),
+    )
+    .await
+    .unwrap();
+    let mut events = sup.subscribe();
+    for attempt in 0..6 {
+        tell(&sup, "flaky", Cmd::Fail).await;
+        let scheduled = expect_event(&mut events, "backoff", |e| {
+            matches!(e.kind, HealingEventKind::BackoffScheduled { .. })
+        })
+        .await;
+        let at = Instant::now();
+        let HealingEventKind::BackoffScheduled { delay_ms, attempt: n } = scheduled.kind else {
+            unreachable!()
+        };
+        assert_eq!(n, attempt);
+        assert!(Duration::from_millis(delay_ms) <= policy.ceiling(attempt));
+        // The API reports the child as restarting while it waits.
+        let status = sup.which_children().await.unwrap()[0].status;
+        assert_eq!(status, hale_core::ChildStatus::Restarting);
+        expect_restart(&mut events, "root/flaky").await;
+        assert_eq!(Instant::now() - at, Duration::from_millis(delay_ms));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_delayed_restart_does_nothing() {
+    let lab = Lab::new();
+    let policy = RestartBackoff::new(Duration::from_secs(10), Duration::from_secs(10)).seed(3);
+    let sup = Supervisor::start(
+        SupervisorSpec::new("root")
+            .intensity(10)
+            .child(lab.worker("a").backoff(policy)),
+    )
+    .await
+    .unwrap();
+    let mut events = sup.subscribe();
+    tell(&sup, "a", Cmd::Fail).await;
+    expect_event(&mut events, "backoff", |e| {
+        matches!(e.kind, HealingEventKind::BackoffScheduled { .. })
+    })
+    .await;
+    // Meanwhile an operator takes over: terminate, then restart by hand.
+    sup.terminate_child("a").await.unwrap();
+    let manual = sup.restart_child("a").await.unwrap();
+    let running = manual.actor().unwrap().get_id();
+    tokio::time::advance(Duration::from_secs(30)).await;
+    assert_eq!(
+        sup.which_children().await.unwrap()[0]
+            .actor
+            .as_ref()
+            .unwrap()
+            .get_id(),
+        running
+    );
+    assert_eq!(lab.journal.entries(), ["start a", "start a"]);
+    while let Some(event) = events.try_recv() {
+        assert!(
+            !matches!(event.kind, HealingEventKind::ChildRestarted { .. }),
+            "{event:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn readiness_and_probes_show_in_the_health_snapshot() {
+    let ready = Arc::new(AtomicBool::new(true));
+    let answers_right = Arc::new(AtomicBool::new(true));
+    let agent = {
+        let ready = Arc::clone(&ready);
+        ChildSpec::task("agent", move |ctx| {
+            let ready = Arc::clone(&ready);
+            async move {
+                let heartbeat = ctx.heartbeat();
+                loop {
+                    heartbeat.set_ready(ready.load(Ordering::SeqCst));
+                    heartbeat.beat();
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        })
+    };
+    let probe = {
+        let answers_right = Arc::clone(&answers_right);
+        Probe::new(Duration::from_millis(100), move |_actor| {
+            let right = answers_right.load(Ordering::SeqCst);
+            async move {
+                if right {
+                    Ok(())
+                } else {
+                    Err("2 + 2 = 5".to_owned())
+                }
+            }
+        })
+    };
+    let sup = Supervisor::start(
+        SupervisorSpec::new("root")
+            .child(agent.watch(Watch::heartbeat(Duration::from_secs(1)).probe(probe)))
+            .child(ChildSpec::supervisor(
+                SupervisorSpec::new("inner")
+                    .strategy(Strategy::OneForAll)
+                    .child(Lab::new().worker("w")),
+            )),
+    )
+    .await
+    .unwrap();
+    let mut events = sup.subscribe();
+    let node = |health: &NodeHealth| health.find("root/agent").cloned().unwrap();
+
+    let health = sup.health().await.unwrap();
+    assert_eq!(health.children.len(), 2);
+    assert_eq!(health.find("root/inner/w").unwrap().state, NodeState::Running);
+    assert_eq!(
+        (node(&health).state, node(&health).ready),
+        (NodeState::Running, true)
+    );
+    assert!(node(&health).heartbeat_age_ms.is_some());
+
+    ready.store(false, Ordering::SeqCst);
+    answers_right.store(false, Ordering::SeqCst);
+    expect_event(&mut events, "failed probe", |e| {
+        matches!(e.kind, HealingEventKind::ProbeResult { passed: false, .. })
+    })
+    .await;
+    let health = sup.health().await.unwrap();
+    assert_eq!(
+        (node(&health).state, node(&health).ready),
+        (NodeState::Degraded, false)
+    );
+
+    answers_right.store(true, Ordering::SeqCst);
+    expect_event(&mut events, "passing probe", |e| {
+        matches!(e.kind, HealingEventKind::ProbeResult { passed: true, .. })
+    })
+    .await;
+    assert_eq!(node(&sup.health().await.unwrap()).state, NodeState::Running);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_health_snapshot_round_trips_through_json() {
+    let lab = Lab::new();
+    let sup = Supervisor::start(SupervisorSpec::new("root").child(lab.worker("a")).child(
+        ChildSpec::supervisor(SupervisorSpec::new("inner").child(lab.worker("b"))),
+    ))
+    .await
+    .unwrap();
+    let mut events = sup.subscribe();
+    tell(&sup, "a", Cmd::Fail).await;
+    expect_restart(&mut events, "root/a").await;
+    let health = sup.health().await.unwrap();
+    let a = health.find("root/a").unwrap();
+    assert_eq!(
+        (a.restarts, a.last_exit.clone()),
+        (1, Some(ExitReason::Failed("a failed".into())))
+    );
+    let json = serde_json::to_string_pretty(&health).unwrap();
+    assert!(json.contains("\"state\": \"running\""), "{json}");
+    assert_eq!(serde_json::from_str::<NodeHealth>(&json).unwrap(), health);
+}
+
+/// An actor whose handler blocks its thread until the test releases it.
+#[derive(Clone)]
+struct Blocker;
+
+impl ractor::Actor for Blocker {
+    type Msg = std::sync::mpsc::Receiver<()>;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        _: ractor::ActorRef<Self::Msg>,
+        _: (),
+    ) -> Result<(), ractor::ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _: ractor::ActorRef<Self::Msg>,
+        release: Self::Msg,
+        _: &mut (),
+    ) -> Result<(), ractor::ActorProcessingErr> {
+        let _ = release.recv();
+        Ok(())
+    }
+}
+
+/// The kill cannot land in a handler that never yields: the watchdog counts
+/// the actor stuck and its supervisor replaces it anyway. Real time, as above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_blocked_in_its_handler_is_replaced_although_the_kill_cannot_land() {
+    let watch = Watch::per_message(Duration::from_millis(100))
+        .grace(Duration::from_millis(50))
+        .kill_wait(Duration::from_millis(100));
+    let sup = Supervisor::start(
+        SupervisorSpec::new("root")
+            .intensity(100)
+            .child(ChildSpec::actor("blocker", Blocker, ()).watch(watch)),
+    )
+    .await
+    .unwrap();
+    let mut events = sup.subscribe();
+    let blocker = sup.child_ref("blocker").await.unwrap();
+    let first = blocker.current().unwrap().get_id();
+    let (release, blocked) = std::sync::mpsc::channel();
+    blocker.send(blocked).unwrap();
+    let seen = events_until(&mut events, |e| {
+        matches!(e.kind, HealingEventKind::ChildRestarted { .. })
+    })
+    .await;
+    let kinds = kinds(&seen);
+    assert!(kinds.contains(&&HealingEventKind::HungKilled), "{kinds:#?}");
+    assert!(
+        kinds.contains(&&HealingEventKind::StuckTask { stuck_total: 1 }),
+        "{kinds:#?}"
+    );
+    assert_ne!(blocker.current().unwrap().get_id(), first);
+    release.send(()).unwrap();
+    sup.stop(WAIT).await;
+}
