@@ -17,6 +17,7 @@ mod error;
 pub mod events;
 pub mod fallback;
 pub mod mediator;
+pub mod pipeline;
 pub mod rate_limit;
 mod registry;
 pub mod retry;
@@ -41,6 +42,7 @@ pub use fallback::{
     FallbackChainBuilder, FallbackStats,
 };
 pub use mediator::{MediatorBuilder, MediatorError, MediatorStats, ResourceMediator, ResourceSet};
+pub use pipeline::{Pipeline, PipelineBuilder};
 pub use rate_limit::{RateLimitConfig, RateLimitStats, RateLimiter};
 pub use registry::Registry;
 pub use retry::{Jitter, RetryConfig, RetryPolicy, RetryStats};

@@ -61,3 +61,43 @@ pub(crate) use call_via_run;
 /// A boxed, sendable future: lets alternatives of different concrete types sit in one
 /// list (the fallback chain).
 pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Defines `call` and `call_with` for a policy that classifies errors, in terms of its
+/// `run_with`. `$operation` is the closure trait the policy needs (`FnMut` when it may
+/// call the operation several times); an optional bound is added on the error type.
+macro_rules! classified_calls {
+    ($operation:ident $(, $error_bound:path)?) => {
+        /// Runs `operation` under this policy, classifying its errors through their
+        /// [`ErrorClass`](crate::ErrorClass). The operation's own errors come back as
+        /// [`ResilienceError::Inner`](crate::ResilienceError::Inner).
+        pub async fn call<T, E, F, Fut>(
+            &self,
+            operation: F,
+        ) -> Result<T, $crate::ResilienceError<E>>
+        where
+            E: $crate::ErrorClass $(+ $error_bound)?,
+            F: $operation() -> Fut,
+            Fut: ::std::future::Future<Output = Result<T, E>>,
+        {
+            self.call_with(&$crate::ByErrorClass, operation).await
+        }
+
+        /// Like `call`, classifying errors with `classifier` (for example a
+        /// [`Classifier`](crate::Classifier) built from closures).
+        pub async fn call_with<T, E, C, F, Fut>(
+            &self,
+            classifier: &C,
+            #[allow(unused_mut)] mut operation: F,
+        ) -> Result<T, $crate::ResilienceError<E>>
+        where
+            $(E: $error_bound,)?
+            C: $crate::Classify<E> + ?Sized,
+            F: $operation() -> Fut,
+            Fut: ::std::future::Future<Output = Result<T, E>>,
+        {
+            self.run_with(classifier, || $crate::util::lift(operation())).await
+        }
+    };
+}
+
+pub(crate) use classified_calls;

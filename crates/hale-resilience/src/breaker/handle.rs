@@ -12,12 +12,12 @@ use super::config::BreakerConfig;
 use super::machine::{Admission, Machine, Transition};
 use super::state::BreakerState;
 use crate::builder::PolicyBuilder;
-use crate::classify::{ByErrorClass, CallOutcome, Classify, ErrorClass, call_outcome};
+use crate::classify::{CallOutcome, Classify, call_outcome};
 use crate::error::{ConfigError, Rejection, ResilienceError};
 use crate::events::{EventBus, EventKind};
 use crate::registry::Registry;
 use crate::stats::{bump, counters};
-use crate::util::{lift, lock};
+use crate::util::lock;
 
 counters! {
     BreakerCounters =>
@@ -220,30 +220,7 @@ impl CircuitBreaker {
         }
     }
 
-    /// Runs `operation` if the breaker allows it, counting errors as failures by their
-    /// [`ErrorClass`].
-    pub async fn call<T, E, F, Fut>(&self, operation: F) -> Result<T, ResilienceError<E>>
-    where
-        E: ErrorClass,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.call_with(&ByErrorClass, operation).await
-    }
-
-    /// Like [`call`](Self::call), classifying errors with `classifier`.
-    pub async fn call_with<T, E, C, F, Fut>(
-        &self,
-        classifier: &C,
-        operation: F,
-    ) -> Result<T, ResilienceError<E>>
-    where
-        C: Classify<E> + ?Sized,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.run_with(classifier, || lift(operation())).await
-    }
+    crate::util::classified_calls!(FnOnce);
 
     /// The building block for composition: `operation` already reports
     /// [`ResilienceError`]s. Timeouts count as failures; rejections by inner policies

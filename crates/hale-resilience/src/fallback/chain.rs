@@ -197,7 +197,7 @@ where
     }
 
     /// Adds an alternative whose operation runs under its own policies and so already
-    /// reports [`ResilienceError`]s (for example a call through a retry policy).
+    /// reports [`ResilienceError`]s (for example a [`Pipeline`](crate::Pipeline) call).
     pub fn resilient_alternative<F, Fut>(mut self, name: impl Into<Arc<str>>, operation: F) -> Self
     where
         F: Fn(I) -> Fut + Send + Sync + 'static,

@@ -11,10 +11,10 @@
 //!                                                escalation handler (e.g. enqueue for a human)
 //! ```
 //!
-//! Each alternative is tried with its own policies: wrap its call in them (retry,
-//! breaker, timeout...) and add it with
-//! [`FallbackChainBuilder::resilient_alternative`]. Any error, including a rejection by
-//! an open breaker, moves on to the next alternative.
+//! Each alternative is tried with its own policies: give it its own
+//! [`Pipeline`](crate::Pipeline) with [`FallbackChainBuilder::alternative_via`], or wrap
+//! its call by hand and add it with [`FallbackChainBuilder::resilient_alternative`]. Any
+//! error, including a rejection by an open breaker, moves on to the next alternative.
 //!
 //! A chain cannot be built without an escalation handler. It receives the input and every
 //! failure in order; what it returns is the chain's answer, marked

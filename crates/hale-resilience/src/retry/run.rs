@@ -7,41 +7,14 @@ use std::time::Duration;
 use tokio::time::{Instant, sleep, timeout_at};
 
 use super::policy::RetryPolicy;
-use crate::classify::{ByErrorClass, Classify, ErrorClass, RetryDecision, retry_decision};
+use crate::classify::{Classify, RetryDecision, retry_decision};
 use crate::error::ResilienceError;
 use crate::events::{EventKind, GiveUpReason};
 use crate::stats::bump;
-use crate::util::{duration_millis, lift, lock};
+use crate::util::{duration_millis, lock};
 
 impl RetryPolicy {
-    /// Runs `operation`, retrying the errors its [`ErrorClass`] calls retryable.
-    ///
-    /// `operation` is called once per attempt and must start a fresh attempt each time.
-    /// On giving up, the last attempt's error is returned as it was (wrapped in
-    /// [`ResilienceError::Inner`] if it was the operation's own).
-    pub async fn call<T, E, F, Fut>(&self, operation: F) -> Result<T, ResilienceError<E>>
-    where
-        E: ErrorClass + Display,
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.call_with(&ByErrorClass, operation).await
-    }
-
-    /// Like [`call`](Self::call), classifying errors with `classifier`.
-    pub async fn call_with<T, E, C, F, Fut>(
-        &self,
-        classifier: &C,
-        mut operation: F,
-    ) -> Result<T, ResilienceError<E>>
-    where
-        E: Display,
-        C: Classify<E> + ?Sized,
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        self.run_with(classifier, || lift(operation())).await
-    }
+    crate::util::classified_calls!(FnMut, Display);
 
     /// The building block for composition: `operation` already reports
     /// [`ResilienceError`]s (for example because it is wrapped in a timeout), and those
