@@ -1,5 +1,6 @@
-//! A small agent tree takes three crashes (a panic, an error, a kill) and
-//! heals itself; every line printed is a healing event.
+//! A small agent tree takes four faults (a panic, an error, a kill, a hang)
+//! and heals itself; every line printed is a healing event, and the tour
+//! ends with the tree's health snapshot.
 //!
 //! ```text
 //! cargo run --release --example crash_tour
@@ -12,13 +13,13 @@
 //! ├── ingest                         worker
 //! ├── pipeline (rest_for_one)        supervisor
 //! │   ├── classify                   worker
-//! │   └── extract                    worker
+//! │   └── extract                    worker, watched: a handler may take 200 ms
 //! └── jobs (dynamic)                 supervisor
 //! ```
 
 use std::time::{Duration, Instant};
 
-use hale::core::EventStream;
+use hale::core::{EventStream, Watch};
 use hale::prelude::*;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
@@ -30,6 +31,7 @@ enum AgentMsg {
     Work(String, RpcReplyPort<String>),
     Panic,
     Fail,
+    Hang,
 }
 
 /// An agent that labels the documents it is given.
@@ -60,6 +62,8 @@ impl Actor for Agent {
             }
             AgentMsg::Panic => panic!("{} hit a malformed document", self.role),
             AgentMsg::Fail => return Err(format!("{}: upstream answered 503", self.role).into()),
+            // A call that never returns: no crash, just no progress.
+            AgentMsg::Hang => std::future::pending::<()>().await,
         }
         Ok(())
     }
@@ -82,6 +86,11 @@ fn describe(event: &HealingEvent) -> String {
         HealingEventKind::ChildRestarted { restarts } => format!("restarted (restart #{restarts})"),
         HealingEventKind::ChildStopped { cause, outcome } => format!("stopped ({cause:?}, {outcome:?})"),
         HealingEventKind::SupervisorStopped { reason } => format!("supervisor exited ({reason})"),
+        HealingEventKind::HeartbeatMissed { timeout_ms, late_ms } => {
+            format!("hung: no progress for {timeout_ms} ms (found {late_ms} ms late)")
+        }
+        HealingEventKind::HungStopRequested { grace_ms } => format!("asked to stop, {grace_ms} ms grace"),
+        HealingEventKind::HungKilled => "did not stop in time: killed".into(),
         other => format!("{other:?}"),
     }
 }
@@ -165,7 +174,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .strategy(Strategy::RestForOne)
                     .intensity(5)
                     .child(agent("classify"))
-                    .child(agent("extract")),
+                    .child(agent("extract").watch(
+                        Watch::per_message(Duration::from_millis(200)).grace(Duration::from_millis(100)),
+                    )),
             ))
             .child(ChildSpec::dynamic_supervisor(DynamicSupervisorSpec::new("jobs"))),
     )
@@ -200,8 +211,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     extract.current().ok_or("extract not running")?.kill();
     restarts += show_until(&mut stream, started, restarted("root/pipeline/extract")).await?;
 
+    println!("\n== fault 4: extract hangs on a call that never returns (the watchdog replaces it)");
+    extract.send(AgentMsg::Hang).map_err(|e| e.to_string())?;
+    restarts += show_until(&mut stream, started, restarted("root/pipeline/extract")).await?;
+
     println!("\n== the same stable references reach the new incarnations");
     process(&root, &pipeline, "invoice-2").await?;
+
+    println!("\n== health snapshot");
+    for node in root.health().await?.nodes() {
+        println!(
+            "             {:<26} {:<9} ready={:<5} restarts={} last_exit={}",
+            node.path.to_string(),
+            format!("{:?}", node.state).to_lowercase(),
+            node.ready,
+            node.restarts,
+            node.last_exit
+                .as_ref()
+                .map_or("-".to_owned(), ToString::to_string),
+        );
+    }
 
     println!("\n== orderly shutdown (reverse start order)");
     let reason = root.stop(WAIT).await;
@@ -210,7 +239,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     show_until(&mut stream, started, is_root_down).await?;
     println!(
-        "\nroot exited with reason `{reason}`; {restarts} restarts healed 3 injected faults; nothing left running."
+        "\nroot exited with reason `{reason}`; {restarts} restarts healed 4 injected faults; nothing left running."
     );
     Ok(())
 }
