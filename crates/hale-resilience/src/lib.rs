@@ -5,10 +5,62 @@
 //! that keep such failures from turning into hangs, storms of retries or cascades. It
 //! works on its own, without actors, and from inside supervised agents.
 //!
-//! Every policy reports what it does as [`ResilienceEvent`]s (to subscribers of an
-//! [`EventBus`] and to `tracing`) and keeps cheap counters readable as a snapshot.
-//! All timing uses `tokio::time`, so tests can run on tokio's paused clock.
+//! | policy | module | what it does |
+//! |---|---|---|
+//! | [`RetryPolicy`] | [`retry`] | tries again with capped exponential backoff and jitter (Temporal's model) |
+//! | [`CircuitBreaker`] | [`breaker`] | stops calling an unhealthy dependency (resilience4j's model) |
+//! | [`Timeout`] | [`timeout`] | cancels a call that runs too long |
+//! | [`FallbackChain`] | [`fallback`] | ordered alternatives ending in an explicit escalation |
+//! | [`Bulkhead`] | [`bulkhead`] | bounded concurrency with a bounded wait |
+//! | [`RateLimiter`] | [`rate_limit`] | GCRA rate limiting |
+//! | [`SingleFlight`] | [`single_flight`] | one run per logical task; duplicates join or are refused |
+//! | [`ResourceMediator`] | [`mediator`] | all-at-once, globally ordered acquisition of shared resources |
+//! | [`DegradableRun`] | [`degrade`] | critical and optional steps, with declared neutral defaults |
+//! | [`Pipeline`] | [`pipeline`] | stacks breaker, retry, rate limit, bulkhead and timeout in one order |
+//!
+//! Errors of a wrapped call are [`ResilienceError`]s: the operation's own error, a
+//! [`Rejection`] (the dependency was not called), a timeout or a passed deadline. How a
+//! policy treats your errors is up to [`ErrorClass`] or a [`Classifier`] (see
+//! [`classify`]). Settings are checked when a policy is built ([`ConfigError`]).
+//! Breakers, bulkheads and rate limiters are shared per dependency through a
+//! [`Registry`].
+//!
+//! Every policy reports what it does as [`ResilienceEvent`]s, to subscribers of an
+//! [`EventBus`] and to `tracing` (see [`events`]), and keeps cheap counters readable as a
+//! snapshot (`stats()`). All timing uses `tokio::time`, so tests can run on tokio's
+//! paused clock.
+//!
+//! ```
+//! use std::time::Duration;
+//! use hale_resilience::{CircuitBreaker, EventBus, EventKind, Pipeline, RetryPolicy, Timeout};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let bus = EventBus::new();
+//! let mut events = bus.subscribe();
+//! let maps = Pipeline::builder("maps")
+//!     .circuit_breaker(CircuitBreaker::builder("maps").events(&bus).build()?)
+//!     .retry(RetryPolicy::builder("maps").maximum_attempts(3).events(&bus).build()?)
+//!     .timeout(Timeout::new("maps", Duration::from_secs(5))?.events(&bus))
+//!     .build();
+//!
+//! let mut attempts = 0;
+//! let route = maps
+//!     .call(|| {
+//!         attempts += 1;
+//!         let flaky = attempts == 1;
+//!         async move { if flaky { Err("connection reset".to_string()) } else { Ok("A → B") } }
+//!     })
+//!     .await?;
+//! assert_eq!(route, "A → B");
+//! assert!(matches!(events.try_recv().unwrap().kind, EventKind::RetryScheduled { attempt: 1, .. }));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The guide in `docs/resilience.md` explains each policy and the composition order.
 
+pub mod breaker;
 mod builder;
 pub mod bulkhead;
 pub mod classify;
@@ -25,8 +77,6 @@ pub mod single_flight;
 mod stats;
 pub mod timeout;
 mod util;
-
-pub mod breaker;
 
 pub use breaker::{
     BreakerConfig, BreakerPermit, BreakerState, BreakerStats, CircuitBreaker, SlidingWindow, WindowMetrics,
