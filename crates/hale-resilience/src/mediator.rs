@@ -235,7 +235,8 @@ impl ResourceMediator {
         names: &[S],
         within: Duration,
     ) -> Result<ResourceSet, MediatorError> {
-        let deadline = Instant::now() + within;
+        // A limit too large to represent as an instant means waiting as long as it takes.
+        let deadline = Instant::now().checked_add(within);
         let mut wanted: Vec<&Resource> = Vec::with_capacity(names.len());
         for name in names {
             let name = name.as_ref();
@@ -254,7 +255,12 @@ impl ResourceMediator {
 
         let mut permits = Vec::with_capacity(wanted.len());
         for resource in &wanted {
-            match timeout_at(deadline, Arc::clone(&resource.slots).acquire_owned()).await {
+            let acquire = Arc::clone(&resource.slots).acquire_owned();
+            let acquired = match deadline {
+                Some(at) => timeout_at(at, acquire).await,
+                None => Ok(acquire.await),
+            };
+            match acquired {
                 Ok(Ok(permit)) => permits.push(permit),
                 // Timed out (or, impossibly, closed): `permits` drops here, releasing
                 // whatever was already taken so nobody waits on a caller that gave up.
@@ -384,5 +390,11 @@ mod tests {
                 .is_err()
         );
         assert_eq!(m.order(), vec!["a", "b", "c"]);
+        drop(held);
+        let forever = m.acquire(&["a"], Duration::MAX).await;
+        assert!(
+            forever.is_ok(),
+            "an unrepresentable limit means no limit, not a panic"
+        );
     }
 }

@@ -27,11 +27,12 @@ counters! {
         permitted,
         /// Calls refused without calling the dependency.
         rejected,
-        /// Calls recorded as successful.
+        /// Calls reported as successful (a call that ends after the breaker changed
+        /// state is counted here but not recorded in the new state's window).
         successes,
-        /// Calls recorded as failed.
+        /// Calls reported as failed (same note).
         failures,
-        /// Recorded calls that were slow (successful or not).
+        /// Reported calls that were slow (successful or not).
         slow_calls,
         /// Calls that ended without being recorded (cancelled, or ignored errors).
         ignored,

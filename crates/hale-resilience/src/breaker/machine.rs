@@ -76,10 +76,13 @@ impl Machine {
     pub(crate) fn acquire(&mut self, now: Instant) -> (Admission, Option<Transition>) {
         let mut transition = None;
         if self.state == BreakerState::Open {
-            let reopen_at = self.opened_at + self.config.wait_in_open;
-            if now < reopen_at {
-                let retry_after = Some(reopen_at - now);
-                return (Admission::Rejected { retry_after }, None);
+            // A wait too long to represent never ends.
+            match self.opened_at.checked_add(self.config.wait_in_open) {
+                Some(reopen_at) if now >= reopen_at => {}
+                reopen_at => {
+                    let retry_after = reopen_at.map(|at| at - now);
+                    return (Admission::Rejected { retry_after }, None);
+                }
             }
             transition = self.transition(BreakerState::HalfOpen, now);
         }

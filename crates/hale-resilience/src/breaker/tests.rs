@@ -300,3 +300,22 @@ async fn concurrent_callers_see_one_trial_in_half_open() {
     assert_eq!(rejected, 9);
     assert_eq!(b.state(), BreakerState::Closed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unrepresentably_long_wait_keeps_the_breaker_open() {
+    let b = CircuitBreaker::builder("dep")
+        .count_window(1)
+        .minimum_calls(1)
+        .wait_in_open(Duration::MAX)
+        .build()
+        .unwrap();
+    outcomes(&b, &[F]);
+    advance(Duration::from_secs(3600)).await;
+    assert!(matches!(
+        b.try_acquire(),
+        Err(Rejection::CircuitOpen {
+            retry_after: None,
+            ..
+        })
+    ));
+}

@@ -34,7 +34,8 @@ impl RetryPolicy {
         let counters = &shared.counters;
         bump(&counters.calls);
         let deadline = shared.config.deadline;
-        let deadline_at = deadline.map(|budget| Instant::now() + budget);
+        // A budget too large to represent as an instant is no budget at all.
+        let deadline_at = deadline.and_then(|budget| Instant::now().checked_add(budget));
         let mut previous_delay = None;
         let mut attempt: u32 = 0;
         loop {
@@ -80,7 +81,10 @@ impl RetryPolicy {
             let backoff = self.next_delay(attempt, previous_delay);
             // A server's hint is a floor: coming back earlier would only be refused again.
             let delay = hint.map_or(backoff, |hint| hint.max(backoff));
-            if deadline_at.is_some_and(|at| Instant::now() + delay >= at) {
+            // The delay may come from a server's hint, so it can be absurdly large:
+            // an overflowing wake-up time is past any deadline.
+            let wake_at = Instant::now().checked_add(delay);
+            if deadline_at.is_some_and(|at| wake_at.is_none_or(|wake| wake >= at)) {
                 return Err(self.give_up(attempt, GiveUpReason::Deadline, error));
             }
 

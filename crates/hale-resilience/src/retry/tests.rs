@@ -250,3 +250,16 @@ async fn every_retry_is_reported_and_counted() {
         (1, 3, 2, 1)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_retry_after_hint_ends_the_retries_instead_of_panicking() {
+    let policy = RetryPolicy::builder("svc")
+        .maximum_attempts(5)
+        .deadline(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let (starts, error) = attempt_starts(&policy, TestError::Busy(Duration::MAX)).await;
+    assert_eq!(starts.len(), 1);
+    assert!(matches!(error, ResilienceError::Inner(TestError::Busy(_))));
+    assert_eq!(policy.stats().gave_up_deadline, 1);
+}
