@@ -366,4 +366,69 @@ mod tests {
         let back: ResilienceEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
     }
+
+    #[test]
+    fn every_kind_round_trips_through_json() {
+        let kinds = vec![
+            EventKind::RetryScheduled {
+                attempt: 1,
+                delay_ms: 10,
+                error: "e".into(),
+            },
+            EventKind::RetryGaveUp {
+                attempts: 3,
+                reason: GiveUpReason::Deadline,
+                error: "e".into(),
+            },
+            EventKind::BreakerTransition {
+                from: BreakerState::HalfOpen,
+                to: BreakerState::Closed,
+            },
+            EventKind::rejected(&Rejection::RateLimited {
+                limiter: "l".into(),
+                retry_after: std::time::Duration::from_millis(1500),
+            }),
+            EventKind::TimedOut { after_ms: 5 },
+            EventKind::FallbackTaken {
+                failed: "a".into(),
+                next: "b".into(),
+                error: "e".into(),
+            },
+            EventKind::Escalated {
+                failed_alternatives: 2,
+            },
+            EventKind::Degraded {
+                step: "s".into(),
+                error: "e".into(),
+            },
+            EventKind::SingleFlightJoined { key: "k".into() },
+            EventKind::ResourcesTimedOut {
+                resources: vec!["a".into()],
+                waiting_for: "a".into(),
+                waited_ms: 1,
+            },
+        ];
+        for kind in kinds {
+            let event = ResilienceEvent {
+                at_unix_ms: 7,
+                policy: "p".into(),
+                kind,
+            };
+            let json = serde_json::to_string(&event).unwrap();
+            let back: ResilienceEvent = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, event, "{json}");
+            assert!(!event.kind.to_string().is_empty());
+        }
+        let limited = EventKind::rejected(&Rejection::RateLimited {
+            limiter: "l".into(),
+            retry_after: std::time::Duration::from_millis(1500),
+        });
+        assert_eq!(
+            limited,
+            EventKind::CallRejected {
+                reason: RejectionKind::RateLimited,
+                retry_after_ms: Some(1500)
+            }
+        );
+    }
 }
