@@ -1,0 +1,127 @@
+//! Folding the event streams of a run into counts, recovery times and a hash.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use hale_core::{ChildPath, EventStream, HealingEvent, HealingEventKind};
+use hale_resilience::{BreakerState, EventKind, EventReceiver, ResilienceEvent};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::injector::fnv;
+
+/// What the collector has seen.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Seen {
+    pub(crate) restarts: u64,
+    pub(crate) escalations: u64,
+    pub(crate) hung: u64,
+    pub(crate) stuck: u64,
+    pub(crate) duplicates_refused: u64,
+    pub(crate) circuit_openings: u64,
+    pub(crate) retries: u64,
+    pub(crate) fallbacks: u64,
+    pub(crate) recoveries: Vec<Duration>,
+    pub(crate) healing_hash: u64,
+    pub(crate) resilience_hash: u64,
+    pub(crate) events: u64,
+    down_since: HashMap<ChildPath, Instant>,
+}
+
+impl Seen {
+    fn healing(&mut self, event: &HealingEvent) {
+        self.events += 1;
+        // The hash covers where and what, never when.
+        self.healing_hash = mix(self.healing_hash, &(&event.path, &event.kind));
+        match &event.kind {
+            HealingEventKind::ChildExited {
+                will_restart: true, ..
+            } => {
+                self.down_since
+                    .entry(event.path.clone())
+                    .or_insert_with(Instant::now);
+            }
+            HealingEventKind::ChildRestarted { .. } => {
+                self.restarts += 1;
+                if let Some(since) = self.down_since.remove(&event.path) {
+                    self.recoveries.push(since.elapsed());
+                }
+            }
+            HealingEventKind::IntensityExceeded { .. } => self.escalations += 1,
+            HealingEventKind::HeartbeatMissed { .. } => self.hung += 1,
+            HealingEventKind::StuckTask { .. } => self.stuck += 1,
+            HealingEventKind::DuplicateRefused { .. } => self.duplicates_refused += 1,
+            _ => {}
+        }
+    }
+
+    fn resilience(&mut self, event: &ResilienceEvent) {
+        self.events += 1;
+        self.resilience_hash = mix(self.resilience_hash, &(&event.policy, &event.kind));
+        match &event.kind {
+            EventKind::BreakerTransition {
+                to: BreakerState::Open,
+                ..
+            } => self.circuit_openings += 1,
+            EventKind::RetryScheduled { .. } => self.retries += 1,
+            EventKind::FallbackTaken { .. } => self.fallbacks += 1,
+            _ => {}
+        }
+    }
+}
+
+fn mix(hash: u64, value: &impl serde::Serialize) -> u64 {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    fnv(&[hash.to_le_bytes().as_slice(), &bytes].concat())
+}
+
+/// A task that reads both event streams as they come, so recovery times are
+/// taken when the events happen.
+pub(crate) struct Collector {
+    seen: Arc<Mutex<Seen>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Collector {
+    pub(crate) fn spawn(mut healing: EventStream, mut resilience: EventReceiver) -> Self {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let (stop, mut stopped) = oneshot::channel();
+        let shared = Arc::clone(&seen);
+        let task = tokio::spawn(async move {
+            let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                // Biased: events before the stop signal, and one stream's
+                // order never depends on the other's.
+                tokio::select! {
+                    biased;
+                    Some(event) = healing.recv() => lock().healing(&event),
+                    Some(event) = resilience.recv() => lock().resilience(&event),
+                    _ = &mut stopped => break,
+                }
+            }
+            while let Some(event) = healing.try_recv() {
+                lock().healing(&event);
+            }
+            while let Some(event) = resilience.try_recv() {
+                lock().resilience(&event);
+            }
+        });
+        Self {
+            seen,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Reads what is still queued, stops, and returns everything seen.
+    pub(crate) async fn finish(mut self) -> Seen {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}

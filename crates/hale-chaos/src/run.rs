@@ -1,0 +1,125 @@
+//! A chaos run: the injector, the ledger, the event collector and the
+//! report, in one harness.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::time::Instant;
+
+use crate::injector::{Injector, fnv};
+use crate::ledger::Ledger;
+use crate::plan::FaultPlan;
+use crate::report::{ChaosReport, Collector, RunRecord};
+
+/// One run of a scenario under a fault plan.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use hale_chaos::{ChaosRun, FaultKind, FaultPlan, FaultRule, Outcome};
+///
+/// let plan = FaultPlan::new(7).rule(FaultRule::new("llm", FaultKind::Error { retryable: true }, 0.3));
+/// let run = ChaosRun::new("doc-example", plan);
+/// for item in 0..10u64 {
+///     run.ledger().submit(item);
+///     let answer = run
+///         .injector()
+///         .inject("llm", item, 0, || async { Ok::<_, String>("summary") }, |s| s)
+///         .await;
+///     let outcome = if answer.is_ok() { Outcome::Completed } else { Outcome::DeadLettered };
+///     run.ledger().settle(item, outcome);
+/// }
+/// let report = run.finish().await;
+/// assert!(report.nothing_lost());
+/// assert_eq!(report.items.submitted, 10);
+/// # }
+/// ```
+pub struct ChaosRun {
+    name: String,
+    injector: Injector,
+    ledger: Ledger,
+    healing: hale_core::EventBus,
+    resilience: hale_resilience::EventBus,
+    collector: Collector,
+    notes: Arc<Mutex<BTreeMap<String, u64>>>,
+    started: Instant,
+}
+
+impl ChaosRun {
+    /// Starts a run of `scenario` under `plan`: run time starts now.
+    pub fn new(scenario: impl Into<String>, plan: FaultPlan) -> Self {
+        let healing = hale_core::EventBus::new();
+        let resilience = hale_resilience::EventBus::new();
+        let collector = Collector::spawn(healing.subscribe(), resilience.subscribe());
+        Self {
+            name: scenario.into(),
+            injector: Injector::new(plan),
+            ledger: Ledger::new(),
+            healing,
+            resilience,
+            collector,
+            notes: Arc::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// The bus to give the tree under test (`SupervisorSpec::events`).
+    pub fn healing_events(&self) -> hale_core::EventBus {
+        self.healing.clone()
+    }
+
+    /// The bus to give the resilience policies under test.
+    pub fn resilience_events(&self) -> &hale_resilience::EventBus {
+        &self.resilience
+    }
+
+    /// The fault injector.
+    pub fn injector(&self) -> &Injector {
+        &self.injector
+    }
+
+    /// The ledger of work items.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// A handle to bump scenario-specific counts with.
+    pub fn notes(&self) -> Notes {
+        Notes(Arc::clone(&self.notes))
+    }
+
+    /// Ends the run (stop the tree first) and builds the report.
+    pub async fn finish(self) -> ChaosReport {
+        let duration = self.started.elapsed();
+        let seen = self.collector.finish().await;
+        let log = self.injector.log();
+        let fault_hash = fnv(&serde_json::to_vec(&log).unwrap_or_default());
+        let notes = self.notes.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        ChaosReport::new(RunRecord {
+            scenario: self.name,
+            seed: self.injector.plan().seed,
+            items: self.ledger.counts(),
+            faults: self.injector.counts(),
+            fault_hash,
+            seen,
+            duration,
+            notes,
+        })
+    }
+}
+
+/// Scenario-specific counters for the report ("answered by secondary: 120").
+#[derive(Clone, Debug, Default)]
+pub struct Notes(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl Notes {
+    /// Adds one to the count `name`.
+    pub fn bump(&self, name: &str) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(name.to_owned())
+            .or_insert(0) += 1;
+    }
+}
