@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use hale_core::{
     ChildError, ChildSpec, ChildStatus, ExitReason, HealingEventKind, Restart, StartError, StartOutcome,
-    Strategy, Supervisor, SupervisorSpec, SupervisorStartError,
+    Strategy, Supervisor, SupervisorSpec,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use support::{How, Lab, WAIT, exit_child, expect_at, expect_restart, otp_counts, rows, start, statuses};
+use support::{
+    How, Lab, WAIT, exit_child, expect_at, expect_restart, failed_child, otp_counts, rows, start, statuses,
+};
 
 use ChildStatus::{Restarting, Running, Stopped};
 
@@ -33,16 +35,10 @@ async fn boot_failure_stops_earlier_children_in_reverse_and_names_the_child() {
             .child(lab.worker("d")),
     )
     .await;
-    let Err(SupervisorStartError::ChildFailedToStart {
-        supervisor,
-        child,
-        cause,
-    }) = started
-    else {
-        panic!("expected a failed start, got {started:?}");
-    };
-    assert_eq!((supervisor.to_string(), child.as_str()), ("root".to_owned(), "c"));
-    assert_eq!(cause.message(), "c refused to start");
+    assert_eq!(
+        failed_child(started),
+        ("root".to_owned(), "c".to_owned(), "c refused to start".to_owned())
+    );
     assert_eq!(
         lab.journal.entries(),
         ["start a", "start b", "failed c", "stop b", "stop a"],
@@ -84,13 +80,10 @@ async fn errors_and_panics_in_starts_are_start_errors_never_crashes() {
     for (spec, text) in expected {
         let id = spec.id().to_owned();
         // At boot: the supervisor's start fails, naming the child.
-        match Supervisor::start(SupervisorSpec::new("boot").child(spec.clone())).await {
-            Err(SupervisorStartError::ChildFailedToStart { child, cause, .. }) => {
-                assert_eq!(child, id);
-                assert!(cause.message().contains(text), "{id}: {cause}");
-            }
-            other => panic!("{id}: expected a failed start, got {other:?}"),
-        }
+        let (_, child, cause) =
+            failed_child(Supervisor::start(SupervisorSpec::new("boot").child(spec.clone())).await);
+        assert_eq!(child, id);
+        assert!(cause.contains(text), "{id}: {cause}");
         // Through the API: an error answer; the supervisor runs on.
         match sup.start_child(spec).await {
             Err(ChildError::StartFailed { child, cause, .. }) => {

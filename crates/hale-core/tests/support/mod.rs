@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hale_core::{
     ChildCounts, ChildSpec, ChildStatus, EventStream, ExitReason, HealingEvent, HealingEventKind, StartError,
-    StartOutcome, Supervisor, SupervisorRef, SupervisorSpec,
+    StartOutcome, Supervisor, SupervisorRef, SupervisorSpec, SupervisorStartError,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::Notify;
@@ -264,6 +264,19 @@ pub async fn expect_supervisor_stopped(events: &mut EventStream, path: &str) -> 
 /// Starts a tree that must start.
 pub async fn start(spec: SupervisorSpec) -> SupervisorRef {
     Supervisor::start(spec).await.expect("supervisor starts")
+}
+
+/// The supervisor and child a failed start names, and the cause, as
+/// `("root", "c", "c refused to start")`.
+pub fn failed_child(started: Result<SupervisorRef, SupervisorStartError>) -> (String, String, String) {
+    match started {
+        Err(SupervisorStartError::ChildFailedToStart {
+            supervisor,
+            child,
+            cause,
+        }) => (supervisor.to_string(), child, cause.message().to_owned()),
+        other => panic!("expected a child that failed to start, got {other:?}"),
+    }
 }
 
 /// A round trip through the supervisor's mailbox: once it returns, every

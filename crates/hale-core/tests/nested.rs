@@ -1,0 +1,151 @@
+//! Supervision trees (OTP's `tree` case): start order, stop order, nested
+//! handles and full paths in events.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use hale_core::{
+    ChildError, ChildSpec, ChildStatus, ExitReason, HealingEventKind, Strategy, Supervisor, SupervisorSpec,
+};
+use support::{
+    How, Lab, WAIT, events_through, exit_child, expect_restart, failed_child, otp_counts, rows, start,
+    statuses,
+};
+
+/// root ─┬─ a
+///       ├─ mid ─┬─ b
+///       │       └─ leaf ─┬─ c
+///       │                └─ d
+///       └─ e
+fn three_levels(lab: &Lab) -> SupervisorSpec {
+    let leaf = SupervisorSpec::new("leaf")
+        .child(lab.worker("c"))
+        .child(lab.worker("d"));
+    let mid = SupervisorSpec::new("mid")
+        .child(lab.worker("b"))
+        .child(ChildSpec::supervisor(leaf));
+    SupervisorSpec::new("root")
+        .child(lab.worker("a"))
+        .child(ChildSpec::supervisor(mid))
+        .child(lab.worker("e"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn three_level_tree_starts_depth_first_in_order_and_stops_in_reverse() {
+    let lab = Lab::new();
+    let root = start(three_levels(&lab)).await;
+    assert_eq!(
+        lab.journal.entries(),
+        ["start a", "start b", "start c", "start d", "start e"]
+    );
+    lab.journal.clear();
+    assert_eq!(root.stop(WAIT).await, ExitReason::Normal);
+    assert_eq!(
+        lab.journal.entries(),
+        ["stop e", "stop d", "stop c", "stop b", "stop a"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn child_supervisor_gives_the_nested_handle() {
+    let lab = Lab::new();
+    let root = start(three_levels(&lab)).await;
+    let mid = root.child_supervisor("mid").await.unwrap();
+    let leaf = mid.child_supervisor("leaf").await.unwrap();
+    assert_eq!(mid.path().to_string(), "root/mid");
+    assert_eq!(leaf.path().to_string(), "root/mid/leaf");
+    assert_eq!(otp_counts(&root).await, [3, 3, 1, 2]);
+    assert_eq!(otp_counts(&mid).await, [2, 2, 1, 1]);
+    assert_eq!(
+        statuses(&leaf).await,
+        rows(&[("c", ChildStatus::Running), ("d", ChildStatus::Running)])
+    );
+    // A worker is not a supervisor.
+    assert!(matches!(
+        root.child_supervisor("a").await,
+        Err(ChildError::WrongMessageType { .. })
+    ));
+    // The nested handle administers its own children.
+    leaf.terminate_child("d").await.unwrap();
+    assert_eq!(lab.journal.entries().last().map(String::as_str), Some("stop d"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_carry_full_paths() {
+    let lab = Lab::new();
+    let root = start(three_levels(&lab)).await;
+    let mut events = root.subscribe();
+    let leaf = root
+        .child_supervisor("mid")
+        .await
+        .unwrap()
+        .child_supervisor("leaf")
+        .await
+        .unwrap();
+    exit_child(&leaf, &mut events, "c", How::Error).await;
+    expect_restart(&mut events, "root/mid/leaf/c").await;
+    let mut events = root.subscribe();
+    root.stop(WAIT).await;
+    let seen = events_through(&mut events, |e| {
+        e.path.to_string() == "root" && matches!(e.kind, HealingEventKind::SupervisorStopped { .. })
+    })
+    .await;
+    let stopped: Vec<_> = seen
+        .iter()
+        .filter(|(_, kind)| matches!(kind, HealingEventKind::SupervisorStopped { .. }))
+        .map(|(path, _)| path.as_str())
+        .collect();
+    assert_eq!(stopped, ["root/mid/leaf", "root/mid", "root"]);
+    let children: Vec<_> = seen
+        .iter()
+        .filter(|(_, kind)| matches!(kind, HealingEventKind::ChildStopped { .. }))
+        .map(|(path, _)| path.as_str())
+        .collect();
+    assert_eq!(
+        children,
+        [
+            "root/e",
+            "root/mid/leaf/d",
+            "root/mid/leaf/c",
+            "root/mid/leaf",
+            "root/mid/b",
+            "root/mid",
+            "root/a"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_the_supervisor_of_a_failed_child_acts_on_it() {
+    let lab = Lab::new();
+    let root = start(three_levels(&lab).strategy(Strategy::OneForAll)).await;
+    let mut events = root.subscribe();
+    let mid = root.child_supervisor("mid").await.unwrap();
+    exit_child(&mid, &mut events, "b", How::Error).await;
+    expect_restart(&mut events, "root/mid/b").await;
+    assert_eq!(
+        lab.journal.entries(),
+        ["start a", "start b", "start c", "start d", "start e", "start b"],
+        "root's one_for_all is not involved"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn nested_boot_failure_fails_the_whole_start_naming_the_path() {
+    let lab = Lab::new();
+    lab.fail_starts("d", 1);
+    let (supervisor, child, cause) = failed_child(Supervisor::start(three_levels(&lab)).await);
+    // The root names its own child; the cause says where below it failed.
+    assert_eq!((supervisor.as_str(), child.as_str()), ("root", "mid"));
+    assert!(
+        cause.contains("root/mid/leaf") && cause.contains("`d`"),
+        "{cause}"
+    );
+    assert_eq!(
+        lab.journal.entries(),
+        [
+            "start a", "start b", "start c", "failed d", "stop c", "stop b", "stop a"
+        ]
+    );
+}

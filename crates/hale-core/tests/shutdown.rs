@@ -1,0 +1,176 @@
+//! Stopping children and supervisors (OTP's `sup_stop_infinity`,
+//! `sup_stop_timeout`, `sup_stop_brutal_kill` and `child_unlink` cases).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use hale_core::{
+    ChildSpec, ExitReason, HealingEventKind, Shutdown, StopCause, StopOutcome, SupervisorRef, SupervisorSpec,
+};
+use support::{Cmd, Lab, WAIT, current, events_through, expect_at, start};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// Terminates child `id` through the API and returns how its stop ended.
+async fn terminate(sup: &SupervisorRef, id: &str) -> StopOutcome {
+    let mut events = sup.subscribe();
+    sup.terminate_child(id).await.unwrap();
+    let path = sup.path().child(id).to_string();
+    match expect_at(&mut events, &path, |k| {
+        matches!(k, HealingEventKind::ChildStopped { .. })
+    })
+    .await
+    {
+        HealingEventKind::ChildStopped { cause, outcome } => {
+            assert_eq!(cause, StopCause::Terminated);
+            outcome
+        }
+        _ => unreachable!("matched above"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn child_that_stops_within_its_shutdown_timeout_exits() {
+    let lab = Lab::new();
+    lab.slow_stop("a", 500);
+    let sup =
+        start(SupervisorSpec::new("root").child(lab.worker("a").shutdown(Shutdown::Timeout(SECOND)))).await;
+    assert_eq!(terminate(&sup, "a").await, StopOutcome::Exited);
+    assert_eq!(lab.journal.entries(), ["start a", "stop a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn child_that_overruns_its_shutdown_timeout_is_killed() {
+    let lab = Lab::new();
+    // One is slow to clean up, the other is stuck in a handler and never
+    // even sees the request to stop.
+    lab.slow_stop("slow", 10_000);
+    let sup = start(
+        SupervisorSpec::new("root")
+            .child(lab.worker("slow").shutdown(Shutdown::Timeout(SECOND)))
+            .child(lab.worker("stuck").shutdown(Shutdown::Timeout(SECOND))),
+    )
+    .await;
+    current(&sup, "stuck").await.send_message(Cmd::Hang).unwrap();
+    assert_eq!(terminate(&sup, "slow").await, StopOutcome::Killed);
+    assert_eq!(terminate(&sup, "stuck").await, StopOutcome::Killed);
+    assert_eq!(
+        lab.journal.entries(),
+        ["start slow", "start stuck"],
+        "a kill cuts post_stop short"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn brutal_kill_kills_at_once_without_asking() {
+    let lab = Lab::new();
+    let sup = start(SupervisorSpec::new("root").child(lab.worker("a").shutdown(Shutdown::BrutalKill))).await;
+    assert_eq!(terminate(&sup, "a").await, StopOutcome::Killed);
+    assert_eq!(lab.journal.entries(), ["start a"], "no post_stop");
+}
+
+#[tokio::test(start_paused = true)]
+async fn supervisor_child_gets_infinity_to_stop_its_own_subtree() {
+    let lab = Lab::new();
+    // The leaf takes a minute to stop, well within its own 2 minutes; the
+    // default for the supervisor above it is to wait as long as it takes.
+    lab.slow_stop("leaf", 60_000);
+    let inner =
+        SupervisorSpec::new("inner").child(lab.worker("leaf").shutdown(Shutdown::Timeout(120 * SECOND)));
+    let sup = start(SupervisorSpec::new("root").child(ChildSpec::supervisor(inner))).await;
+    assert_eq!(terminate(&sup, "inner").await, StopOutcome::Exited);
+    assert_eq!(lab.journal.entries(), ["start leaf", "stop leaf"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stopping_a_supervisor_stops_its_children_in_reverse_start_order() {
+    let lab = Lab::new();
+    lab.slow_stop("b", 2_000);
+    let sup = start(
+        SupervisorSpec::new("root")
+            .child(lab.worker("a"))
+            .child(lab.worker("b"))
+            .child(lab.worker("c").shutdown(Shutdown::BrutalKill)),
+    )
+    .await;
+    sup.start_child(lab.worker("d")).await.unwrap();
+    let mut events = sup.subscribe();
+    assert_eq!(sup.stop(WAIT).await, ExitReason::Normal);
+    assert_eq!(
+        lab.journal.entries(),
+        [
+            "start a", "start b", "start c", "start d", "stop d", "stop b", "stop a"
+        ],
+        "c was killed (no post_stop); b's slow stop was waited for"
+    );
+    let seen = events_through(&mut events, |e| {
+        matches!(e.kind, HealingEventKind::SupervisorStopped { .. })
+    })
+    .await;
+    let stopped: Vec<_> = seen
+        .iter()
+        .filter_map(|(path, kind)| match kind {
+            HealingEventKind::ChildStopped { cause, outcome } => Some((path.as_str(), *cause, *outcome)),
+            _ => None,
+        })
+        .collect();
+    let shutdown = StopCause::SupervisorShutdown;
+    assert_eq!(
+        stopped,
+        [
+            ("root/d", shutdown, StopOutcome::Exited),
+            ("root/c", shutdown, StopOutcome::Killed),
+            ("root/b", shutdown, StopOutcome::Exited),
+            ("root/a", shutdown, StopOutcome::Exited),
+        ]
+    );
+    assert_eq!(
+        seen.last().map(|(path, kind)| (path.as_str(), kind)),
+        Some((
+            "root",
+            &HealingEventKind::SupervisorStopped {
+                reason: ExitReason::Normal
+            }
+        ))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_returns_normal_and_wait_resolves_with_the_same_reason() {
+    let lab = Lab::new();
+    let sup = start(SupervisorSpec::new("root").child(lab.worker("a"))).await;
+    let waiter = {
+        let sup = sup.clone();
+        tokio::spawn(async move { sup.wait().await })
+    };
+    assert_eq!(sup.stop(WAIT).await, ExitReason::Normal);
+    assert_eq!(waiter.await.unwrap(), ExitReason::Normal);
+    assert_eq!(sup.wait().await, ExitReason::Normal, "and again, once it is gone");
+    assert_eq!(
+        sup.stop(WAIT).await,
+        ExitReason::Normal,
+        "stopping twice is harmless"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_that_overruns_its_bound_kills_the_supervisor_and_its_subtree() {
+    let lab = Lab::new();
+    let sup = start(
+        SupervisorSpec::new("root")
+            .child(lab.worker("a"))
+            .child(lab.worker("stuck").shutdown(Shutdown::Infinity)),
+    )
+    .await;
+    let stuck = current(&sup, "stuck").await;
+    let a = current(&sup, "a").await;
+    stuck.send_message(Cmd::Hang).unwrap();
+    assert_eq!(sup.stop(10 * SECOND).await, ExitReason::Killed);
+    assert_eq!(sup.wait().await, ExitReason::Killed);
+    for child in [stuck.get_cell(), a.get_cell()] {
+        child.wait(Some(WAIT)).await.expect("the child is gone too");
+    }
+}
