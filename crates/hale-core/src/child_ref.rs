@@ -15,7 +15,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use ractor::{ActorCell, ActorRef, Message, MessagingErr};
+use ractor::{ActorCell, ActorRef, ActorStatus, Message, MessagingErr};
 use tokio::sync::watch;
 
 use crate::path::ChildPath;
@@ -140,6 +140,12 @@ impl<M> fmt::Debug for ChildRef<M> {
     }
 }
 
+/// Whether ractor still takes messages for `cell`: it has not begun to
+/// drain, stop or die.
+fn accepts_messages(cell: &ActorCell) -> bool {
+    cell.get_status() < ActorStatus::Draining
+}
+
 impl<M: Message> ChildRef<M> {
     pub(crate) fn new(path: ChildPath, incarnation: watch::Receiver<Incarnation>) -> Self {
         Self {
@@ -172,25 +178,51 @@ impl<M: Message> ChildRef<M> {
     /// Waits up to `limit` for the child to be running, then sends. Returns
     /// [`ChildRefError::TimedOut`] if it is not running by then, or
     /// [`ChildRefError::Removed`] as soon as it is removed.
+    ///
+    /// An incarnation that has died but whose supervisor has not handled the
+    /// exit yet does not count as running: the message waits for the next
+    /// one instead of being refused.
     pub async fn send_within(&self, message: M, limit: Duration) -> Result<(), ChildRefError<M>> {
+        let deadline = tokio::time::Instant::now() + limit;
         let mut incarnation = self.incarnation.clone();
-        let settled = tokio::time::timeout(
-            limit,
-            incarnation.wait_for(|now| matches!(now, Incarnation::Running(_) | Incarnation::Removed)),
-        )
-        .await;
-        match settled {
-            Ok(Ok(current)) => {
-                let current = current.clone();
-                self.send_to(current, message)
+        let mut message = message;
+        loop {
+            // In its own block: the watch guard must be gone before the next
+            // `.await`, or this future is not `Send`.
+            let current = {
+                let settled = tokio::time::timeout_at(
+                    deadline,
+                    incarnation.wait_for(|now| match now {
+                        Incarnation::Running(cell) => accepts_messages(cell),
+                        Incarnation::Removed => true,
+                        Incarnation::Restarting | Incarnation::Stopped => false,
+                    }),
+                )
+                .await;
+                match settled {
+                    Ok(Ok(current)) => Some(current.clone()),
+                    // The supervisor dropped the sender: it is gone for good.
+                    Ok(Err(_)) => Some(Incarnation::Removed),
+                    Err(_) => None,
+                }
+            };
+            let Some(current) = current else {
+                return Err(ChildRefError::TimedOut {
+                    path: self.path.clone(),
+                    waited: limit,
+                    message,
+                });
+            };
+            match self.send_to(current, message) {
+                // It died between the check and the send: wait for the next
+                // incarnation (`wait_for` sees this one is dead now; the yield
+                // lets ractor finish marking it so).
+                Err(ChildRefError::NotRunning { message: unsent, .. }) => {
+                    message = unsent;
+                    tokio::task::yield_now().await;
+                }
+                sent_or_final => return sent_or_final,
             }
-            // The supervisor dropped the sender: it is gone for good.
-            Ok(Err(_)) => self.send_to(Incarnation::Removed, message),
-            Err(_) => Err(ChildRefError::TimedOut {
-                path: self.path.clone(),
-                waited: limit,
-                message,
-            }),
         }
     }
 

@@ -7,7 +7,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -93,6 +93,8 @@ pub struct Knobs {
     pub start_delay_ms: AtomicU32,
     /// How many times the worker was started.
     pub starts: AtomicU32,
+    /// Journal "try <id>" when a start begins (before any start delay).
+    pub announce_starts: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -168,6 +170,9 @@ impl Lab {
             async move {
                 let knobs = Arc::clone(&worker.knobs);
                 knobs.starts.fetch_add(1, Ordering::SeqCst);
+                if knobs.announce_starts.load(Ordering::SeqCst) {
+                    worker.journal.write(format!("try {}", worker.name));
+                }
                 let delay = knobs.start_delay_ms.load(Ordering::SeqCst);
                 if delay > 0 {
                     tokio::time::sleep(Duration::from_millis(u64::from(delay))).await;
@@ -201,6 +206,11 @@ impl Lab {
     /// Every start of `id` takes `ms` (tokio time) before it decides.
     pub fn slow_starts(&self, id: &str, ms: u32) {
         self.knobs(id).start_delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Every start of `id` journals "try <id>" as it begins.
+    pub fn announce_starts(&self, id: &str) {
+        self.knobs(id).announce_starts.store(true, Ordering::SeqCst);
     }
 
     /// The `post_stop` of `id` takes `ms` (tokio time).

@@ -1,0 +1,200 @@
+//! Stable child references across restarts, failed restarts and removal.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use hale_core::{ChildError, ChildRef, ChildRefError, ExitReason, Restart, SupervisorRef, SupervisorSpec};
+use support::{Cmd, How, Lab, WAIT, exit_child, expect_at, expect_restart, start};
+
+/// A ping through the reference, answered by whichever incarnation got it.
+async fn ping_through(child: &ChildRef<Cmd>) -> String {
+    let (reply, answer) = ractor::concurrency::oneshot();
+    child
+        .send_within(Cmd::Ping(reply.into()), WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("ping not sent: {e}"));
+    tokio::time::timeout(WAIT, answer)
+        .await
+        .expect("answered in time")
+        .expect("answered")
+}
+
+fn is_restart_failed(kind: &hale_core::HealingEventKind) -> bool {
+    matches!(kind, hale_core::HealingEventKind::RestartFailed { .. })
+}
+
+#[tokio::test(start_paused = true)]
+async fn child_ref_keeps_reaching_the_child_across_restarts() {
+    let lab = Lab::new();
+    let sup = start(SupervisorSpec::new("root").intensity(5).child(lab.worker("a"))).await;
+    let mut events = sup.subscribe();
+    let child = sup.child_ref::<Cmd>("a").await.unwrap();
+    assert_eq!(child.path().to_string(), "root/a");
+    let mut seen = vec![child.current().unwrap().get_id()];
+    for _ in 0..3 {
+        // Sent through the reference, so it reaches the current incarnation.
+        child.send(Cmd::Fail).unwrap();
+        expect_restart(&mut events, "root/a").await;
+        let now = child.current().expect("runs again").get_id();
+        assert!(!seen.contains(&now));
+        seen.push(now);
+    }
+    assert_eq!(ping_through(&child).await, "a");
+    assert_eq!(lab.starts("a"), 4);
+}
+
+/// A supervisor whose child `a` has just failed and whose restart has failed
+/// once; `failing` starts fail in all, each taking 100 ms.
+async fn restarting(lab: &Lab, failing: u32) -> (SupervisorRef, ChildRef<Cmd>) {
+    let sup = start(SupervisorSpec::new("root").intensity(10).child(lab.worker("a"))).await;
+    let mut events = sup.subscribe();
+    let child = sup.child_ref::<Cmd>("a").await.unwrap();
+    lab.slow_starts("a", 100);
+    lab.fail_starts("a", failing);
+    exit_child(&sup, &mut events, "a", How::Error).await;
+    expect_at(&mut events, "root/a", is_restart_failed).await;
+    (sup, child)
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_while_restarting_returns_restarting_and_hands_the_message_back() {
+    let lab = Lab::new();
+    let (_sup, child) = restarting(&lab, 2).await;
+    assert!(child.current().is_none());
+    match child.send(Cmd::Stop(Some("marker".into()))) {
+        Err(error @ ChildRefError::Restarting { .. }) => {
+            assert!(matches!(
+                error.into_message(),
+                Some(Cmd::Stop(Some(text))) if text == "marker"
+            ));
+        }
+        other => panic!("expected restarting, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_within_waits_for_the_new_incarnation() {
+    let lab = Lab::new();
+    let (_sup, child) = restarting(&lab, 3).await;
+    assert_eq!(ping_through(&child).await, "a");
+    assert_eq!(
+        lab.starts("a"),
+        5,
+        "answered by the incarnation after three failed starts"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_within_waits_past_an_incarnation_that_died_before_its_supervisor_noticed() {
+    let lab = Lab::new();
+    let sup = start(SupervisorSpec::new("root").child(lab.worker("a"))).await;
+    let mut events = sup.subscribe();
+    let child = sup.child_ref::<Cmd>("a").await.unwrap();
+    let old = child.current().unwrap();
+    // Keep the supervisor busy with a slow start...
+    lab.announce_starts("slow");
+    lab.slow_starts("slow", 1_000);
+    let busy = {
+        let (sup, spec) = (sup.clone(), lab.worker("slow"));
+        tokio::spawn(async move { sup.start_child(spec).await.map(drop) })
+    };
+    assert_eq!(lab.journal.wait_len(2).await, ["start a", "try slow"]);
+    // ...while `a` dies: its exit waits in the supervisor's queue, so the
+    // reference still names the dead incarnation.
+    old.send_message(Cmd::Fail).unwrap();
+    old.get_cell().wait(Some(WAIT)).await.unwrap();
+    assert_eq!(ping_through(&child).await, "a");
+    assert_ne!(child.current().unwrap().get_id(), old.get_id());
+    busy.await.unwrap().unwrap();
+    expect_restart(&mut events, "root/a").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn child_that_is_stopped_is_not_running_and_send_within_times_out() {
+    let lab = Lab::new();
+    let sup = start(SupervisorSpec::new("root").child(lab.worker("a"))).await;
+    let child = sup.child_ref::<Cmd>("a").await.unwrap();
+    sup.terminate_child("a").await.unwrap();
+    assert!(matches!(
+        child.send(Cmd::Fail),
+        Err(ChildRefError::NotRunning { .. })
+    ));
+    let waited = std::time::Duration::from_secs(1);
+    match child.send_within(Cmd::Fail, waited).await {
+        Err(ChildRefError::TimedOut {
+            waited: w, message, ..
+        }) => {
+            assert_eq!(w, waited);
+            assert!(matches!(message, Cmd::Fail));
+        }
+        other => panic!("expected a time-out, got {other:?}"),
+    }
+    // Started again by hand: the same reference reaches it.
+    sup.restart_child("a").await.unwrap();
+    assert_eq!(ping_through(&child).await, "a");
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_delete_the_ref_says_removed_at_once() {
+    let lab = Lab::new();
+    let sup = start(SupervisorSpec::new("root").child(lab.worker("a"))).await;
+    let child = sup.child_ref::<Cmd>("a").await.unwrap();
+    sup.terminate_child("a").await.unwrap();
+    sup.delete_child("a").await.unwrap();
+    assert!(matches!(
+        child.send(Cmd::Fail),
+        Err(ChildRefError::Removed { .. })
+    ));
+    // Not a time-out: removal is final.
+    assert!(matches!(
+        child.send_within(Cmd::Fail, WAIT).await,
+        Err(ChildRefError::Removed { .. })
+    ));
+    // A new child with the same id is another child.
+    sup.start_child(lab.worker("a")).await.unwrap();
+    assert!(matches!(
+        child.send(Cmd::Fail),
+        Err(ChildRefError::Removed { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn ref_to_a_temporary_child_is_removed_when_it_exits() {
+    let lab = Lab::new();
+    let sup = start(SupervisorSpec::new("root").child(lab.worker("t").restart(Restart::Temporary))).await;
+    let mut events = sup.subscribe();
+    let child = sup.child_ref::<Cmd>("t").await.unwrap();
+    exit_child(&sup, &mut events, "t", How::Normal).await;
+    expect_at(&mut events, "root/t", |k| {
+        *k == hale_core::HealingEventKind::ChildRemoved
+    })
+    .await;
+    assert!(matches!(
+        child.send(Cmd::Fail),
+        Err(ChildRefError::Removed { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn ref_is_removed_once_its_supervisor_is_gone() {
+    let lab = Lab::new();
+    let sup = start(SupervisorSpec::new("root").intensity(0).child(lab.worker("a"))).await;
+    let child = sup.child_ref::<Cmd>("a").await.unwrap();
+    child.send(Cmd::Fail).unwrap();
+    assert_eq!(sup.wait().await, ExitReason::Shutdown(None));
+    assert!(matches!(
+        child.send_within(Cmd::Fail, WAIT).await,
+        Err(ChildRefError::Removed { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn ref_of_the_wrong_message_type_is_refused() {
+    let lab = Lab::new();
+    let sup = start(SupervisorSpec::new("root").child(lab.worker("a"))).await;
+    assert!(matches!(
+        sup.child_ref::<String>("a").await,
+        Err(ChildError::WrongMessageType { .. })
+    ));
+}
