@@ -31,7 +31,9 @@
 //! - [`core`]: supervisors, dynamic supervisors, child specs, healing events.
 //! - [`resilience`]: retry, circuit breaker, timeout, fallback, bulkhead,
 //!   rate limit, single-flight, resource mediator, degradation.
+//! - [`chaos`]: seeded fault plans, the injector, and the chaos report.
 
+pub use hale_chaos as chaos;
 pub use hale_core as core;
 pub use hale_resilience as resilience;
 

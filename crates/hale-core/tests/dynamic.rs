@@ -276,3 +276,11 @@ async fn a_nested_dynamic_supervisor_is_reachable_from_its_parent() {
         ["start monitor", "start sync", "stop sync", "stop monitor"]
     );
 }
+
+/// Compile-time check: the futures of a child reference can cross threads
+/// (resilience policies and spawned tasks require it).
+#[allow(dead_code)]
+fn child_ref_futures_are_send(child: &hale_core::ChildRef<Cmd>) {
+    fn is_send<T: Send>(_: &T) {}
+    is_send(&child.send_within(Cmd::Fail, WAIT));
+}

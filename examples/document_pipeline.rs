@@ -1,0 +1,412 @@
+//! Chaos example 1, the README's main job: a document pipeline under fire.
+//!
+//! ```text
+//! cargo run --release --example document_pipeline -- [--seed N] [--items N] [--plan FILE] [--json FILE]
+//! ```
+//!
+//! Documents go through four agents: classify, extract (an LLM-like call,
+//! with a fallback to a local model and, past that, a human), validate and
+//! store. The agents run under a supervisor, each watched for hangs; every
+//! call to them goes through resilience policies (timeout inside retry
+//! inside a circuit breaker for the LLM). A seeded fault plan hits them
+//! with panics, errors, hangs, slow and corrupt answers, a storage outage and
+//! random kills. At the end every document is accounted for, or the run
+//! fails.
+//!
+//! The run uses tokio's paused clock: about ten simulated minutes take a
+//! moment, and the same seed gives the same run, down to the event-log hash.
+//!
+//! ```text
+//! root (one_for_one)
+//! └── stages (one_for_one, 100 restarts in 10 s)
+//!     ├── classify     watched per message, restart backoff
+//!     ├── extract      (the LLM caller)
+//!     ├── validate
+//!     └── store
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use hale::chaos::{
+    ChaosRun, FaultError, FaultKind, FaultPlan, FaultRule, Injected, Injector, Outcome, RunArgs, spawn_killer,
+};
+use hale::core::{ChildRef, RestartBackoff, Watch};
+use hale::prelude::*;
+use hale::resilience::{
+    AnsweredBy, CircuitBreaker, ErrorClass, Escalation, FallbackChain, Pipeline, RetryPolicy, Timeout,
+};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+/// A document: its size decides how long extraction takes.
+#[derive(Clone, Debug)]
+struct Doc {
+    id: u64,
+    pages: u64,
+    /// Some documents do not match the schema: validation rejects them.
+    schema_ok: bool,
+}
+
+impl Doc {
+    fn new(id: u64, seed: u64) -> Self {
+        // A cheap stable mix: the same seed gives the same documents.
+        let mix = (id ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
+        Self {
+            id,
+            pages: 1 + mix % 100,
+            schema_ok: !mix.is_multiple_of(31),
+        }
+    }
+}
+
+/// Why a stage call failed.
+#[derive(Clone, Debug, thiserror::Error)]
+enum StageError {
+    #[error("{0}")]
+    Fault(FaultError),
+    #[error("the agent went down while handling the call")]
+    AgentDown,
+    #[error("schema mismatch")]
+    Schema,
+    #[error("too large for the local model")]
+    TooLarge,
+}
+
+impl ErrorClass for StageError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Fault(fault) => fault.retryable,
+            Self::AgentDown => true,
+            Self::Schema | Self::TooLarge => false,
+        }
+    }
+}
+
+impl From<Injected<StageError>> for StageError {
+    fn from(injected: Injected<StageError>) -> Self {
+        match injected {
+            Injected::Fault(fault) => Self::Fault(fault),
+            Injected::Call(error) => error,
+        }
+    }
+}
+
+/// A request to a stage agent: attempt `attempt` at document `doc`.
+struct Job {
+    doc: Doc,
+    input: String,
+    attempt: u32,
+    reply: RpcReplyPort<Result<String, StageError>>,
+}
+
+/// One stage of the pipeline, as a supervised agent. Its external call is
+/// simulated: a delay, then a result, under the fault plan's injector.
+#[derive(Clone)]
+struct StageAgent {
+    stage: &'static str,
+    injector: Injector,
+}
+
+impl StageAgent {
+    async fn work(&self, doc: &Doc, input: &str, attempt: u32) -> Result<String, StageError> {
+        let (site, latency_ms) = match self.stage {
+            "classify" => ("classify", 20),
+            "extract" => ("llm", 8 * doc.pages),
+            "validate" => ("validate", 10),
+            _ => ("storage", 25),
+        };
+        let stage = self.stage;
+        let call = || async move {
+            tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+            match stage {
+                "classify" => Ok(if doc.pages > 50 { "report" } else { "letter" }.to_owned()),
+                "extract" => Ok(format!("fields of #{} ({} pages)", doc.id, doc.pages)),
+                // Validation catches both schema mismatches and corrupt
+                // extractions.
+                "validate" if !doc.schema_ok || input.contains("<garbled>") => Err(StageError::Schema),
+                _ => Ok(input.to_owned()),
+            }
+        };
+        let garble = |_: String| "<garbled>".to_owned();
+        Ok(self.injector.inject(site, doc.id, attempt, call, garble).await?)
+    }
+}
+
+impl Actor for StageAgent {
+    type Msg = Job;
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ActorRef<Job>, _: ()) -> Result<(), ActorProcessingErr> {
+        Ok(())
+    }
+
+    async fn handle(&self, _: ActorRef<Job>, job: Job, _: &mut ()) -> Result<(), ActorProcessingErr> {
+        let result = self.work(&job.doc, &job.input, job.attempt).await;
+        let _ = job.reply.send(result);
+        Ok(())
+    }
+}
+
+/// Calls a stage agent through its stable reference, counting attempts so
+/// the fault plan sees attempt 0, 1, 2... of each document.
+#[derive(Clone)]
+struct Stage {
+    agent: ChildRef<Job>,
+    attempts: Arc<AtomicU32>,
+}
+
+impl Stage {
+    async fn ask(&self, doc: &Doc, input: &str) -> Result<String, StageError> {
+        let attempt = self.attempts.fetch_add(1, Ordering::Relaxed);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Job {
+            doc: doc.clone(),
+            input: input.to_owned(),
+            attempt,
+            reply: reply.into(),
+        };
+        // While the agent restarts, wait for its next incarnation (bounded).
+        self.agent
+            .send_within(job, Duration::from_secs(5))
+            .await
+            .map_err(|_| StageError::AgentDown)?;
+        // A dropped reply means the agent died with the job: retryable.
+        answer.await.map_err(|_| StageError::AgentDown)?
+    }
+}
+
+/// The fault plan used when no `--plan` file is given.
+fn default_plan(seed: u64) -> FaultPlan {
+    FaultPlan::new(seed)
+        .rule(FaultRule::new("classify", FaultKind::Panic, 0.03))
+        .rule(FaultRule::new("llm", FaultKind::Hang, 0.01).max_count(6))
+        // The LLM provider answers 503 for 20 s: the breaker opens and the
+        // local model takes over.
+        .rule(FaultRule::new("llm", FaultKind::Outage, 1.0).during(200_000, 220_000))
+        .rule(FaultRule::new("llm", FaultKind::Error { retryable: true }, 0.10))
+        .rule(FaultRule::new(
+            "llm",
+            FaultKind::Slow {
+                min_ms: 100,
+                max_ms: 900,
+            },
+            0.08,
+        ))
+        .rule(FaultRule::new("llm", FaultKind::Corrupt, 0.02))
+        .rule(FaultRule::new(
+            "validate",
+            FaultKind::Error { retryable: true },
+            0.05,
+        ))
+        // The storage pool runs dry for half a minute.
+        .rule(FaultRule::new("storage", FaultKind::Outage, 1.0).during(120_000, 150_000))
+        .rule(FaultRule::new(
+            "storage",
+            FaultKind::Error { retryable: true },
+            0.03,
+        ))
+        .kill_every(30_000, Some(12))
+}
+
+fn retry(
+    name: &str,
+    attempts: u32,
+    seed: u64,
+    run: &ChaosRun,
+) -> Result<RetryPolicy, Box<dyn std::error::Error>> {
+    Ok(RetryPolicy::builder(name.to_owned())
+        .maximum_attempts(attempts)
+        .initial_interval(Duration::from_millis(50))
+        .maximum_interval(Duration::from_secs(2))
+        .seed(seed)
+        .events(run.resilience_events())
+        .build()?)
+}
+
+fn timeout(name: &str, ms: u64, run: &ChaosRun) -> Result<Timeout, Box<dyn std::error::Error>> {
+    Ok(Timeout::new(name.to_owned(), Duration::from_millis(ms))?.events(run.resilience_events()))
+}
+
+#[tokio::main(flavor = "current_thread", start_paused = true)]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
+        )
+        .init();
+    // Injected panics are healed by the supervisors and counted in the
+    // report; keep the default hook's backtraces off the screen.
+    std::panic::set_hook(Box::new(|_| {}));
+
+    let args = RunArgs::from_env(400)?;
+    let plan = match &args.plan {
+        Some(path) => FaultPlan::from_path(path)?.with_seed(args.seed),
+        None => default_plan(args.seed),
+    };
+    let run = ChaosRun::new("document_pipeline", plan.clone());
+    let seed = args.seed;
+
+    // The tree: four stage agents, each watched and restarted with backoff.
+    let stage_spec = |stage: &'static str| {
+        let agent = StageAgent {
+            stage,
+            injector: run.injector().clone(),
+        };
+        ChildSpec::actor(stage, agent, ())
+            .watch(Watch::per_message(Duration::from_secs(3)).grace(Duration::from_millis(200)))
+            .backoff(RestartBackoff::new(Duration::from_millis(10), Duration::from_millis(500)).seed(seed))
+    };
+    let root = Supervisor::start(
+        SupervisorSpec::new("root")
+            .events(run.healing_events())
+            .child(ChildSpec::supervisor(
+                SupervisorSpec::new("stages")
+                    .intensity(100)
+                    .period(Duration::from_secs(10))
+                    .children(["classify", "extract", "validate", "store"].map(stage_spec)),
+            )),
+    )
+    .await?;
+    let stages = root.child_supervisor("stages").await?;
+    let stage = |id: &'static str| {
+        let stages = stages.clone();
+        async move {
+            Ok::<_, Box<dyn std::error::Error>>(Stage {
+                agent: stages.child_ref(id).await?,
+                attempts: Arc::default(),
+            })
+        }
+    };
+    let (classify, extract, validate, store) = (
+        stage("classify").await?,
+        stage("extract").await?,
+        stage("validate").await?,
+        stage("store").await?,
+    );
+    let killer = plan
+        .kills
+        .clone()
+        .map(|kills| spawn_killer(root.clone(), kills, run.injector().clone()));
+
+    // The policies around each call.
+    let classify_policy = Pipeline::builder("classify")
+        .retry(retry("classify", 3, seed, &run)?)
+        .timeout(timeout("classify", 1_000, &run)?)
+        .build();
+    let llm = Pipeline::builder("llm")
+        .circuit_breaker(
+            CircuitBreaker::builder("llm")
+                .count_window(20)
+                .minimum_calls(10)
+                .failure_rate_threshold(50.0)
+                .wait_in_open(Duration::from_secs(5))
+                .events(run.resilience_events())
+                .build()?,
+        )
+        .retry(retry("llm", 3, seed, &run)?)
+        .timeout(timeout("llm", 900, &run)?)
+        .build();
+    let human_queue = run.notes();
+    let extraction = {
+        let extract = extract.clone();
+        FallbackChain::builder("extraction")
+            .alternative_via("llm", &llm, move |doc: Doc| {
+                let extract = extract.clone();
+                async move { extract.ask(&doc, "").await }
+            })
+            .alternative("local-model", |doc: Doc| async move {
+                // Smaller and on this machine: slower per page, and it gives
+                // up on very large documents.
+                tokio::time::sleep(Duration::from_millis(3 * doc.pages)).await;
+                if doc.pages > 90 {
+                    return Err(StageError::TooLarge);
+                }
+                Ok(format!("rough fields of #{}", doc.id))
+            })
+            .events(run.resilience_events())
+            .escalate(move |escalation: Escalation<'_, Doc, StageError>| {
+                human_queue.bump("queued for a human");
+                let id = escalation.input.id;
+                async move { Ok(format!("human will extract #{id}")) }
+            })?
+    };
+    let validate_policy = Pipeline::builder("validate")
+        .retry(retry("validate", 4, seed, &run)?)
+        .timeout(timeout("validate", 1_000, &run)?)
+        .build();
+    let store_policy = Pipeline::builder("storage")
+        .retry(
+            RetryPolicy::builder("storage")
+                .unlimited_attempts()
+                .initial_interval(Duration::from_millis(200))
+                .maximum_interval(Duration::from_secs(3))
+                .deadline(Duration::from_secs(60))
+                .seed(seed)
+                .events(run.resilience_events())
+                .build()?,
+        )
+        .timeout(timeout("storage", 1_000, &run)?)
+        .build();
+
+    // The documents, one after another.
+    let notes = run.notes();
+    for id in 0..args.items {
+        let doc = Doc::new(id, seed);
+        run.ledger().submit(id);
+        let mut degraded = false;
+        let label = match classify_policy.call(|| classify.ask(&doc, "")).await {
+            Ok(label) => label,
+            Err(_) => {
+                // Classification is optional: its neutral default is "unsorted".
+                degraded = true;
+                notes.bump("classification defaulted");
+                "unsorted".to_owned()
+            }
+        };
+        let fields = match extraction.call(doc.clone()).await {
+            Ok(answer) => match answer.answered_by {
+                AnsweredBy::Alternative { index: 0, .. } => answer.value,
+                AnsweredBy::Alternative { .. } => {
+                    degraded = true;
+                    notes.bump("extracted by local model");
+                    answer.value
+                }
+                _ => {
+                    run.ledger().settle(id, Outcome::Escalated);
+                    continue;
+                }
+            },
+            Err(_) => {
+                run.ledger().settle(id, Outcome::DeadLettered);
+                continue;
+            }
+        };
+        let record = format!("{label}: {fields}");
+        let stored = match validate_policy.call(|| validate.ask(&doc, &record)).await {
+            Ok(valid) => store_policy.call(|| store.ask(&doc, &valid)).await.is_ok(),
+            Err(_) => false,
+        };
+        let outcome = match (stored, degraded) {
+            (false, _) => Outcome::DeadLettered,
+            (true, true) => Outcome::Degraded,
+            (true, false) => Outcome::Completed,
+        };
+        run.ledger().settle(id, outcome);
+    }
+
+    if let Some(killer) = killer {
+        killer.abort();
+    }
+    root.stop(Duration::from_secs(30)).await;
+    let report = run.finish().await;
+    println!("{report}");
+    if let Some(path) = &args.json {
+        report.write_json(path)?;
+    }
+    if !report.nothing_lost() {
+        return Err(format!("{} work items lost", report.items.lost + report.items.miscounted).into());
+    }
+    Ok(())
+}
