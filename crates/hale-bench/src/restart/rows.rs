@@ -1,0 +1,128 @@
+//! The restart rows of the table: every case against every system.
+
+use std::time::Duration;
+
+use crate::BenchResult;
+use crate::otp::OtpFigures;
+use crate::restart::{Case, CrashKind, Floor, Hale, Kameo, RactorSupervisor, Strategy, System, measure};
+use crate::stats::{Summary, micros};
+use crate::table::{FLOOR, HALE, KAMEO, OTP, RSUP, Row, Verdict, ratio};
+
+/// The cases, with the round counts (÷10 when quick).
+pub(crate) fn cases(quick: bool) -> Vec<Case> {
+    let scale = if quick { 10 } else { 1 };
+    let shapes = [
+        (Strategy::OneForOne, 1, 10_000),
+        (Strategy::OneForOne, 100, 2_000),
+        (Strategy::OneForAll, 100, 500),
+        (Strategy::RestForOne, 100, 500),
+        (Strategy::OneForAll, 1000, 100),
+        (Strategy::RestForOne, 1000, 100),
+    ];
+    let mut cases = Vec::new();
+    for (strategy, children, rounds) in shapes {
+        for crash in [CrashKind::Error, CrashKind::Kill] {
+            cases.push(Case {
+                strategy,
+                children,
+                rounds: rounds / scale,
+                crash,
+            });
+        }
+    }
+    cases
+}
+
+/// Measures one case on `S`, printing progress to stderr.
+async fn one<S: System>(case: &Case) -> BenchResult<Summary> {
+    let result = measure::<S>(case).await;
+    match &result {
+        Ok(summary) => eprintln!(
+            "  {:<18} {:<38} p50 {:>10}  p99 {:>10}  ({} rounds)",
+            S::NAME,
+            case.label(),
+            micros(summary.p50),
+            micros(summary.p99),
+            summary.samples
+        ),
+        Err(error) => eprintln!("  {:<18} {:<38} failed: {error}", S::NAME, case.label()),
+    }
+    result
+}
+
+fn cell(result: &BenchResult<Summary>) -> String {
+    match result {
+        Ok(summary) => format!("{} / {}", micros(summary.p50), micros(summary.p99)),
+        Err(_) => "failed".to_owned(),
+    }
+}
+
+/// The restart rows.
+pub(crate) async fn rows(quick: bool, otp: Option<&OtpFigures>) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for case in cases(quick) {
+        let hale = one::<Hale>(&case).await;
+        let floor = one::<Floor>(&case).await;
+        let kameo = one::<Kameo>(&case).await;
+        let rsup = one::<RactorSupervisor>(&case).await;
+        let otp_p50 = otp.and_then(|figures| {
+            figures
+                .restarts
+                .get(&(case.strategy.otp_name().to_owned(), case.children))
+                .copied()
+        });
+        let mut row = Row::new(format!("{} p50 / p99", case.label()));
+        row.cells[HALE] = cell(&hale);
+        row.cells[FLOOR] = cell(&floor);
+        row.cells[KAMEO] = cell(&kameo);
+        row.cells[RSUP] = cell(&rsup);
+        if let Some((p50, p99)) = otp_p50 {
+            row.cells[OTP] = format!(
+                "{} / {} (kill)",
+                micros(Duration::from_secs_f64(p50 / 1e6)),
+                micros(Duration::from_secs_f64(p99 / 1e6))
+            );
+        }
+        let seconds = |result: &BenchResult<Summary>| result.as_ref().ok().map(|s| s.p50.as_secs_f64());
+        if let (Some(hale), Some(floor)) = (seconds(&hale), seconds(&floor)) {
+            row.ratio = ratio(hale, floor);
+        }
+        (row.target, row.verdict) = judge(&case, seconds(&hale), seconds(&floor), seconds(&kameo), otp_p50);
+        rows.push(row);
+    }
+    rows
+}
+
+/// The targets for restart latency (p50).
+fn judge(
+    case: &Case,
+    hale: Option<f64>,
+    floor: Option<f64>,
+    kameo: Option<f64>,
+    otp: Option<(f64, f64)>,
+) -> (String, Verdict) {
+    let (Some(hale), Some(floor)) = (hale, floor) else {
+        return ("–".to_owned(), Verdict::Unknown);
+    };
+    let near_floor = hale <= 1.5 * floor;
+    match case.strategy {
+        Strategy::OneForOne => {
+            let target = "≤ 1.5× floor, ≤ kameo".to_owned();
+            match kameo {
+                Some(kameo) => (target, Verdict::from_bool(near_floor && hale <= kameo)),
+                None => (target, Verdict::Unknown),
+            }
+        }
+        Strategy::OneForAll | Strategy::RestForOne => {
+            let target = "≤ 1.5× floor, ≤ ½ OTP".to_owned();
+            match otp {
+                Some((otp_p50_us, _)) => (
+                    target,
+                    Verdict::from_bool(near_floor && hale <= 0.5 * otp_p50_us / 1e6),
+                ),
+                None if !near_floor => (target, Verdict::Missed),
+                None => (format!("{target} (no OTP figure)"), Verdict::Unknown),
+            }
+        }
+    }
+}

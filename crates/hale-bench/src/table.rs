@@ -1,0 +1,94 @@
+//! The one table: rows, rendering, and docs/benchmarks.md.
+
+use std::fmt::Write as _;
+
+/// Whether a row meets its target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Met,
+    Missed,
+    /// Informational row.
+    NoTarget,
+    /// A figure needed to judge is missing.
+    Unknown,
+}
+
+impl Verdict {
+    pub(crate) fn from_bool(met: bool) -> Self {
+        if met { Self::Met } else { Self::Missed }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Self::Met => "yes",
+            Self::Missed => "**NO**",
+            Self::NoTarget => "–",
+            Self::Unknown => "n/a",
+        }
+    }
+}
+
+/// The systems, in column order.
+pub(crate) const COLUMNS: [&str; 5] = ["Hale", "floor", "kameo", "ractor-supervisor", "OTP"];
+
+/// Column indexes.
+pub(crate) const HALE: usize = 0;
+pub(crate) const FLOOR: usize = 1;
+pub(crate) const KAMEO: usize = 2;
+pub(crate) const RSUP: usize = 3;
+pub(crate) const OTP: usize = 4;
+
+/// One row.
+#[derive(Clone, Debug)]
+pub(crate) struct Row {
+    pub(crate) case: String,
+    pub(crate) cells: [String; 5],
+    pub(crate) ratio: String,
+    pub(crate) target: String,
+    pub(crate) verdict: Verdict,
+}
+
+impl Row {
+    /// A row with every cell "–".
+    pub(crate) fn new(case: impl Into<String>) -> Self {
+        Self {
+            case: case.into(),
+            cells: std::array::from_fn(|_| "–".to_owned()),
+            ratio: "–".to_owned(),
+            target: "–".to_owned(),
+            verdict: Verdict::NoTarget,
+        }
+    }
+}
+
+/// The table as markdown.
+pub(crate) fn render(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| case | {} | Hale/floor | target | met? |",
+        COLUMNS.join(" | ")
+    );
+    let _ = writeln!(out, "|---|{}---|---|---|", "---|".repeat(COLUMNS.len()));
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            row.case,
+            row.cells.join(" | "),
+            row.ratio,
+            row.target,
+            row.verdict.text()
+        );
+    }
+    out
+}
+
+/// A ratio `a / b` as text.
+pub(crate) fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}×", a / b)
+    } else {
+        "–".to_owned()
+    }
+}
