@@ -149,3 +149,38 @@ async fn nested_boot_failure_fails_the_whole_start_naming_the_path() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn killed_inner_supervisor_takes_its_subtree_along_and_is_restarted_afresh() {
+    let lab = Lab::new();
+    let root = start(three_levels(&lab)).await;
+    let mut events = root.subscribe();
+    let mid = root.child_supervisor("mid").await.unwrap();
+    mid.actor().kill();
+    assert_eq!(mid.wait().await, ExitReason::Killed);
+    let (reason, will_restart) = match support::expect_at(&mut events, "root/mid", |k| {
+        matches!(k, HealingEventKind::ChildExited { .. })
+    })
+    .await
+    {
+        HealingEventKind::ChildExited { reason, will_restart } => (reason, will_restart),
+        _ => unreachable!("matched above"),
+    };
+    assert_eq!((reason, will_restart), (ExitReason::Killed, true));
+    expect_restart(&mut events, "root/mid").await;
+    // Killed: no post_stop anywhere below; then a fresh subtree.
+    assert_eq!(
+        lab.journal.entries(),
+        [
+            "start a", "start b", "start c", "start d", "start e", "start b", "start c", "start d"
+        ]
+    );
+    let leaf = root
+        .child_supervisor("mid")
+        .await
+        .unwrap()
+        .child_supervisor("leaf")
+        .await
+        .unwrap();
+    assert_eq!(otp_counts(&leaf).await, [2, 2, 0, 2]);
+}

@@ -7,8 +7,16 @@
 
 mod support;
 
-use hale_core::{ChildError, ChildStatus, HealingEventKind, Restart, SupervisorRef, SupervisorSpec};
-use support::{How, Lab, exit_child, expect_at, expect_restart, otp_counts, rows, start, statuses};
+use std::sync::{Arc, Mutex};
+
+use hale_core::{
+    ChildError, ChildSpec, ChildStatus, HealingEventKind, Restart, StartOutcome, SupervisorRef,
+    SupervisorSpec,
+};
+use ractor::{Actor, ActorRef};
+use support::{
+    Cmd, How, Lab, WAIT, Worker, exit_child, expect_at, expect_restart, otp_counts, rows, start, statuses,
+};
 
 /// A supervisor with enough intensity for every exit of one test.
 async fn roomy_supervisor() -> SupervisorRef {
@@ -103,4 +111,46 @@ async fn temporary_child_is_never_restarted_and_its_spec_is_removed_on_any_exit(
         ));
     }
     assert_eq!(lab.starts("a"), How::ALL.len() as u32);
+}
+
+/// A spec whose start also spawns a helper linked to the supervisor but not
+/// its child; the helper's handle is put in `helper`.
+fn with_linked_helper(lab: &Lab, id: &str, helper: Arc<Mutex<Option<ActorRef<Cmd>>>>) -> ChildSpec {
+    let worker = |name: &str| Worker {
+        name: name.to_owned(),
+        journal: lab.journal.clone(),
+        knobs: lab.knobs(name),
+    };
+    let (child, extra) = (worker(id), worker("helper"));
+    ChildSpec::new(id, move |ctx| {
+        let (child, extra, helper) = (child.clone(), extra.clone(), Arc::clone(&helper));
+        async move {
+            let (extra, _) = Actor::spawn_linked(None, extra, (), ctx.supervisor().clone()).await?;
+            *helper.lock().unwrap() = Some(extra);
+            let (actor, _) = Actor::spawn_linked(None, child, (), ctx.supervisor().clone()).await?;
+            Ok(StartOutcome::Started(actor.get_cell()))
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn exit_of_a_linked_actor_that_is_not_a_child_is_ignored() {
+    let lab = Lab::new();
+    let helper = Arc::new(Mutex::new(None));
+    // Intensity 0: a restart would end the supervisor.
+    let sup = start(SupervisorSpec::new("root").intensity(0).child(with_linked_helper(
+        &lab,
+        "a",
+        Arc::clone(&helper),
+    )))
+    .await;
+    let mut events = sup.subscribe();
+    let helper = helper.lock().unwrap().take().expect("helper started");
+    helper.send_message(Cmd::Fail).unwrap();
+    helper.get_cell().wait(Some(WAIT)).await.unwrap();
+    // Exits are handled before calls: once this is answered, the helper's
+    // exit has been seen (and ignored).
+    assert_eq!(otp_counts(&sup).await, [1, 1, 0, 1]);
+    assert!(events.try_recv().is_none(), "no event for a non-child");
+    assert_eq!(lab.journal.entries(), ["start helper", "start a"]);
 }

@@ -174,3 +174,18 @@ async fn stop_that_overruns_its_bound_kills_the_supervisor_and_its_subtree() {
         child.wait(Some(WAIT)).await.expect("the child is gone too");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn terminate_child_does_not_hang_on_a_child_that_unlinked_itself() {
+    let lab = Lab::new();
+    let sup =
+        start(SupervisorSpec::new("root").child(lab.worker("a").shutdown(Shutdown::Timeout(SECOND)))).await;
+    current(&sup, "a").await.get_cell().unlink(sup.actor());
+    assert_eq!(terminate(&sup, "a").await, StopOutcome::Exited);
+    assert_eq!(lab.journal.entries(), ["start a", "stop a"]);
+    assert_eq!(
+        sup.count_children().await.unwrap().active,
+        0,
+        "the supervisor still answers"
+    );
+}
