@@ -3,6 +3,8 @@
 //! the restart intensity respected, and the same seed giving the same event
 //! log.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
