@@ -184,3 +184,49 @@ async fn killed_inner_supervisor_takes_its_subtree_along_and_is_restarted_afresh
         .unwrap();
     assert_eq!(otp_counts(&leaf).await, [2, 2, 0, 2]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn restarted_subtree_starts_from_its_spec_without_children_added_at_run_time() {
+    // OTP's `tree` case.
+    let lab = Lab::new();
+    let spec = |name: &str| SupervisorSpec::new(name).intensity(4);
+    let root = start(
+        spec("root")
+            .strategy(Strategy::OneForAll)
+            .child(ChildSpec::supervisor(
+                spec("sup1").child(lab.worker("c1")).child(lab.worker("c2")),
+            ))
+            .child(ChildSpec::supervisor(spec("sup2")))
+            .child(ChildSpec::supervisor(spec("sup3")).restart(hale_core::Restart::Transient)),
+    )
+    .await;
+    let mut events = root.subscribe();
+    root.terminate_child("sup3").await.unwrap();
+    assert_eq!(otp_counts(&root).await, [3, 2, 3, 0]);
+    let sup1 = root.child_supervisor("sup1").await.unwrap();
+    let sup2 = root.child_supervisor("sup2").await.unwrap();
+    sup2.start_child(lab.worker("c3")).await.unwrap();
+    sup2.start_child(lab.worker("c4")).await.unwrap();
+    assert_eq!(otp_counts(&sup2).await, [2, 2, 0, 2]);
+
+    // Only the child that dies is restarted.
+    let c1 = support::current(&sup1, "c1").await.get_id();
+    exit_child(&sup2, &mut events, "c4", How::Error).await;
+    expect_restart(&mut events, "root/sup2/c4").await;
+    assert_eq!(otp_counts(&sup2).await, [2, 2, 0, 2]);
+    assert_eq!(support::current(&sup1, "c1").await.get_id(), c1);
+
+    // c3 cannot be restarted: sup2 gives up, and root's one_for_all
+    // restarts all three, sup3 (stopped through the API) included.
+    lab.fail_starts("c3", u32::MAX);
+    exit_child(&sup2, &mut events, "c3", How::Error).await;
+    expect_restart(&mut events, "root/sup3").await;
+    assert_eq!(sup2.wait().await, ExitReason::Shutdown(None));
+    assert_eq!(otp_counts(&root).await, [3, 3, 3, 0]);
+    let sup1 = root.child_supervisor("sup1").await.unwrap();
+    assert_eq!(otp_counts(&sup1).await, [2, 2, 0, 2]);
+    for fresh in ["sup2", "sup3"] {
+        let fresh = root.child_supervisor(fresh).await.unwrap();
+        assert_eq!(otp_counts(&fresh).await, [0, 0, 0, 0], "{}", fresh.path());
+    }
+}

@@ -154,3 +154,27 @@ async fn exit_of_a_linked_actor_that_is_not_a_child_is_ignored() {
     assert!(events.try_recv().is_none(), "no event for a non-child");
     assert_eq!(lab.journal.entries(), ["start helper", "start a"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn child_started_without_a_link_is_still_supervised() {
+    let lab = Lab::new();
+    let worker = Worker {
+        name: "a".into(),
+        journal: lab.journal.clone(),
+        knobs: lab.knobs("a"),
+    };
+    // The start function forgets `spawn_linked`.
+    let forgetful = ChildSpec::new("a", move |_ctx| {
+        let worker = worker.clone();
+        async move {
+            let (actor, _) = Actor::spawn(None, worker, ()).await?;
+            Ok(StartOutcome::Started(actor.get_cell()))
+        }
+    });
+    let sup = start(SupervisorSpec::new("root").child(forgetful)).await;
+    let mut events = sup.subscribe();
+    let (_, will_restart) = exit_child(&sup, &mut events, "a", How::Error).await;
+    assert!(will_restart);
+    expect_restart(&mut events, "root/a").await;
+    assert_eq!(lab.journal.entries(), ["start a", "start a"]);
+}

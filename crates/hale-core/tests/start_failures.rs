@@ -282,3 +282,41 @@ async fn supervisor_stops_at_once_while_a_restart_keeps_failing() {
     assert_eq!(sup.stop(WAIT).await, ExitReason::Normal);
     assert!(lab.starts("a") < 5, "the retry loop did not hold the stop back");
 }
+
+#[tokio::test(start_paused = true)]
+async fn rest_for_one_restart_loop_can_be_terminated_and_restarted_by_hand() {
+    // OTP's `hanging_restart_loop_rest_for_one`.
+    let lab = Lab::new();
+    let sup = start(
+        SupervisorSpec::new("root")
+            .strategy(Strategy::RestForOne)
+            .intensity(50)
+            .child(lab.worker("a"))
+            .child(lab.worker("b"))
+            .child(lab.worker("c")),
+    )
+    .await;
+    let mut events = sup.subscribe();
+    lab.slow_starts("b", 100);
+    lab.fail_starts("b", u32::MAX);
+    exit_child(&sup, &mut events, "b", How::Error).await;
+    expect_at(&mut events, "root/b", is_restart_failed).await;
+    assert_eq!(
+        statuses(&sup).await,
+        rows(&[("a", Running), ("b", Restarting), ("c", Stopped)])
+    );
+    assert_eq!(otp_counts(&sup).await, [3, 1, 0, 3]);
+    sup.terminate_child("b").await.unwrap();
+    assert_eq!(
+        statuses(&sup).await,
+        rows(&[("a", Running), ("b", Stopped), ("c", Stopped)])
+    );
+    lab.fail_starts("b", 0);
+    sup.restart_child("b").await.unwrap();
+    assert_eq!(
+        statuses(&sup).await,
+        rows(&[("a", Running), ("b", Running), ("c", Stopped)]),
+        "restart_child starts that child only"
+    );
+    assert_eq!(sup.stop(WAIT).await, ExitReason::Normal);
+}
