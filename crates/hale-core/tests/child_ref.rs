@@ -5,7 +5,7 @@
 mod support;
 
 use hale_core::{ChildError, ChildRef, ChildRefError, ExitReason, Restart, SupervisorRef, SupervisorSpec};
-use support::{Cmd, How, Lab, WAIT, exit_child, expect_at, expect_restart, start};
+use support::{Cmd, How, Lab, WAIT, exit_child, expect_at, expect_restart, fail_into_restarting, start};
 
 /// A ping through the reference, answered by whichever incarnation got it.
 async fn ping_through(child: &ChildRef<Cmd>) -> String {
@@ -18,10 +18,6 @@ async fn ping_through(child: &ChildRef<Cmd>) -> String {
         .await
         .expect("answered in time")
         .expect("answered")
-}
-
-fn is_restart_failed(kind: &hale_core::HealingEventKind) -> bool {
-    matches!(kind, hale_core::HealingEventKind::RestartFailed { .. })
 }
 
 #[tokio::test(start_paused = true)]
@@ -50,10 +46,7 @@ async fn restarting(lab: &Lab, failing: u32) -> (SupervisorRef, ChildRef<Cmd>) {
     let sup = start(SupervisorSpec::new("root").intensity(10).child(lab.worker("a"))).await;
     let mut events = sup.subscribe();
     let child = sup.child_ref::<Cmd>("a").await.unwrap();
-    lab.slow_starts("a", 100);
-    lab.fail_starts("a", failing);
-    exit_child(&sup, &mut events, "a", How::Error).await;
-    expect_at(&mut events, "root/a", is_restart_failed).await;
+    fail_into_restarting(lab, &sup, &mut events, "a", failing).await;
     (sup, child)
 }
 

@@ -14,14 +14,11 @@ use hale_core::{
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use support::{
-    How, Lab, WAIT, exit_child, expect_at, expect_restart, failed_child, otp_counts, rows, start, statuses,
+    How, Lab, WAIT, exit_child, expect_at, expect_restart, fail_into_restarting, failed_child, otp_counts,
+    rows, start, statuses,
 };
 
 use ChildStatus::{Restarting, Running, Stopped};
-
-fn is_restart_failed(kind: &HealingEventKind) -> bool {
-    matches!(kind, HealingEventKind::RestartFailed { .. })
-}
 
 #[tokio::test(start_paused = true)]
 async fn boot_failure_stops_earlier_children_in_reverse_and_names_the_child() {
@@ -124,10 +121,7 @@ async fn failed_restart_leaves_the_child_restarting_and_the_api_answers_meanwhil
     let mut events = sup.subscribe();
     // Each start takes a while, so calls queue up while one is tried; the
     // retries go through the mailbox behind them.
-    lab.slow_starts("a", 100);
-    lab.fail_starts("a", 8);
-    exit_child(&sup, &mut events, "a", How::Error).await;
-    expect_at(&mut events, "root/a", is_restart_failed).await;
+    fail_into_restarting(&lab, &sup, &mut events, "a", 8).await;
 
     assert_eq!(statuses(&sup).await, rows(&[("a", Restarting)]));
     assert_eq!(otp_counts(&sup).await, [1, 0, 0, 1], "restarting is not active");
@@ -154,14 +148,7 @@ async fn failed_restart_leaves_the_child_restarting_and_the_api_answers_meanwhil
 #[tokio::test(start_paused = true)]
 async fn restart_loop_that_keeps_failing_exhausts_intensity_and_shuts_down() {
     let lab = Lab::new();
-    let sup = start(
-        SupervisorSpec::new("root")
-            .intensity(3)
-            .child(lab.worker("a"))
-            .child(lab.worker("b"))
-            .child(lab.worker("c")),
-    )
-    .await;
+    let sup = start(lab.abc(SupervisorSpec::new("root").intensity(3))).await;
     let mut events = sup.subscribe();
     lab.fail_starts("b", u32::MAX);
     exit_child(&sup, &mut events, "b", How::Error).await;
@@ -184,12 +171,11 @@ async fn restart_loop_that_keeps_failing_exhausts_intensity_and_shuts_down() {
 async fn one_for_all_failed_start_leaves_earlier_children_running_and_later_ones_stopped_until_the_retry() {
     let lab = Lab::new();
     let sup = start(
-        SupervisorSpec::new("root")
-            .strategy(Strategy::OneForAll)
-            .intensity(5)
-            .child(lab.worker("a"))
-            .child(lab.worker("b"))
-            .child(lab.worker("c")),
+        lab.abc(
+            SupervisorSpec::new("root")
+                .strategy(Strategy::OneForAll)
+                .intensity(5),
+        ),
     )
     .await;
     let mut events = sup.subscribe();
@@ -221,12 +207,11 @@ async fn one_for_all_failed_start_leaves_earlier_children_running_and_later_ones
 async fn rest_for_one_retry_restarts_from_the_failed_child_on() {
     let lab = Lab::new();
     let sup = start(
-        SupervisorSpec::new("root")
-            .strategy(Strategy::RestForOne)
-            .intensity(5)
-            .child(lab.worker("a"))
-            .child(lab.worker("b"))
-            .child(lab.worker("c")),
+        lab.abc(
+            SupervisorSpec::new("root")
+                .strategy(Strategy::RestForOne)
+                .intensity(5),
+        ),
     )
     .await;
     let mut events = sup.subscribe();
@@ -249,10 +234,7 @@ async fn terminate_child_on_a_restarting_child_cancels_the_retry() {
     let lab = Lab::new();
     let sup = start(SupervisorSpec::new("root").intensity(20).child(lab.worker("a"))).await;
     let mut events = sup.subscribe();
-    lab.slow_starts("a", 100);
-    lab.fail_starts("a", u32::MAX);
-    exit_child(&sup, &mut events, "a", How::Error).await;
-    expect_at(&mut events, "root/a", is_restart_failed).await;
+    fail_into_restarting(&lab, &sup, &mut events, "a", u32::MAX).await;
     sup.terminate_child("a").await.unwrap();
     assert_eq!(statuses(&sup).await, rows(&[("a", Stopped)]));
     let tried = lab.starts("a");
@@ -275,10 +257,7 @@ async fn supervisor_stops_at_once_while_a_restart_keeps_failing() {
     )
     .await;
     let mut events = sup.subscribe();
-    lab.slow_starts("a", 100);
-    lab.fail_starts("a", u32::MAX);
-    exit_child(&sup, &mut events, "a", How::Error).await;
-    expect_at(&mut events, "root/a", is_restart_failed).await;
+    fail_into_restarting(&lab, &sup, &mut events, "a", u32::MAX).await;
     assert_eq!(sup.stop(WAIT).await, ExitReason::Normal);
     assert!(lab.starts("a") < 5, "the retry loop did not hold the stop back");
 }
@@ -288,19 +267,15 @@ async fn rest_for_one_restart_loop_can_be_terminated_and_restarted_by_hand() {
     // OTP's `hanging_restart_loop_rest_for_one`.
     let lab = Lab::new();
     let sup = start(
-        SupervisorSpec::new("root")
-            .strategy(Strategy::RestForOne)
-            .intensity(50)
-            .child(lab.worker("a"))
-            .child(lab.worker("b"))
-            .child(lab.worker("c")),
+        lab.abc(
+            SupervisorSpec::new("root")
+                .strategy(Strategy::RestForOne)
+                .intensity(50),
+        ),
     )
     .await;
     let mut events = sup.subscribe();
-    lab.slow_starts("b", 100);
-    lab.fail_starts("b", u32::MAX);
-    exit_child(&sup, &mut events, "b", How::Error).await;
-    expect_at(&mut events, "root/b", is_restart_failed).await;
+    fail_into_restarting(&lab, &sup, &mut events, "b", u32::MAX).await;
     assert_eq!(
         statuses(&sup).await,
         rows(&[("a", Running), ("b", Restarting), ("c", Stopped)])

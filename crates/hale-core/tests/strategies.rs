@@ -16,16 +16,6 @@ fn spec(strategy: Strategy) -> SupervisorSpec {
     SupervisorSpec::new("root").strategy(strategy).intensity(5)
 }
 
-/// `spec` with workers `a`, `b`, `c`, started.
-async fn abc(lab: &Lab, spec: SupervisorSpec) -> SupervisorRef {
-    start(
-        spec.child(lab.worker("a"))
-            .child(lab.worker("b"))
-            .child(lab.worker("c")),
-    )
-    .await
-}
-
 async fn ids(sup: &SupervisorRef, children: &[&str]) -> Vec<ActorId> {
     let mut ids = Vec::new();
     for child in children {
@@ -37,7 +27,7 @@ async fn ids(sup: &SupervisorRef, children: &[&str]) -> Vec<ActorId> {
 #[tokio::test(start_paused = true)]
 async fn one_for_one_restarts_only_the_failed_child_in_place() {
     let lab = Lab::new();
-    let sup = abc(&lab, spec(Strategy::OneForOne)).await;
+    let sup = start(lab.abc(spec(Strategy::OneForOne))).await;
     let mut events = sup.subscribe();
     let before = ids(&sup, &["a", "b", "c"]).await;
     exit_child(&sup, &mut events, "b", How::Error).await;
@@ -59,7 +49,7 @@ async fn one_for_one_restarts_only_the_failed_child_in_place() {
 #[tokio::test(start_paused = true)]
 async fn one_for_all_restarts_every_child_in_start_order() {
     let lab = Lab::new();
-    let sup = abc(&lab, spec(Strategy::OneForAll)).await;
+    let sup = start(lab.abc(spec(Strategy::OneForAll))).await;
     let mut events = sup.subscribe();
     let before = ids(&sup, &["a", "b", "c"]).await;
     exit_child(&sup, &mut events, "b", How::Error).await;
@@ -118,7 +108,7 @@ async fn rest_for_one_restarts_the_failed_child_and_those_after_it() {
 async fn one_for_all_waits_for_each_sibling_to_exit_before_starting_again() {
     let lab = Lab::new();
     lab.slow_stop("b", 2_000);
-    let sup = abc(&lab, spec(Strategy::OneForAll)).await;
+    let sup = start(lab.abc(spec(Strategy::OneForAll))).await;
     let mut events = sup.subscribe();
     exit_child(&sup, &mut events, "c", How::Error).await;
     expect_restart(&mut events, "root/c").await;
@@ -208,7 +198,7 @@ async fn child_that_is_not_restarted_never_disturbs_its_siblings() {
 #[tokio::test(start_paused = true)]
 async fn one_for_all_starts_again_children_stopped_through_the_api() {
     let lab = Lab::new();
-    let sup = abc(&lab, spec(Strategy::OneForAll)).await;
+    let sup = start(lab.abc(spec(Strategy::OneForAll))).await;
     let mut events = sup.subscribe();
     sup.terminate_child("b").await.unwrap();
     exit_child(&sup, &mut events, "a", How::Error).await;
@@ -228,7 +218,7 @@ async fn one_for_all_starts_again_children_stopped_through_the_api() {
 #[tokio::test(start_paused = true)]
 async fn rest_for_one_starts_again_later_children_stopped_through_the_api_but_not_earlier_ones() {
     let lab = Lab::new();
-    let sup = abc(&lab, spec(Strategy::RestForOne)).await;
+    let sup = start(lab.abc(spec(Strategy::RestForOne))).await;
     let mut events = sup.subscribe();
     sup.terminate_child("a").await.unwrap();
     sup.terminate_child("c").await.unwrap();
@@ -250,7 +240,7 @@ async fn rest_for_one_starts_again_later_children_stopped_through_the_api_but_no
 async fn exits_of_siblings_already_stopped_by_a_group_restart_are_ignored() {
     let lab = Lab::new();
     // Intensity 1: a second restart for the same failure would give up.
-    let sup = abc(&lab, spec(Strategy::OneForAll).intensity(1)).await;
+    let sup = start(lab.abc(spec(Strategy::OneForAll).intensity(1))).await;
     let mut events = sup.subscribe();
     let (a, c) = (current(&sup, "a").await, current(&sup, "c").await);
     // Both fail at about the same time; whichever exit is handled first

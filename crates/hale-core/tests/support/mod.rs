@@ -193,6 +193,13 @@ impl Lab {
 
 /// Setting the knobs of one worker id.
 impl Lab {
+    /// `spec` with permanent workers `a`, `b` and `c` appended.
+    pub fn abc(&self, spec: SupervisorSpec) -> SupervisorSpec {
+        spec.child(self.worker("a"))
+            .child(self.worker("b"))
+            .child(self.worker("c"))
+    }
+
     /// The next `n` starts of `id` fail.
     pub fn fail_starts(&self, id: &str, n: u32) {
         self.knobs(id).failing_starts.store(n, Ordering::SeqCst);
@@ -407,6 +414,26 @@ pub async fn exit_child(
         HealingEventKind::ChildExited { reason, will_restart } => (reason, will_restart),
         _ => unreachable!("matched above"),
     }
+}
+
+/// Fails child `id` after arranging that its next `failing` starts fail,
+/// each after 100 ms (so calls queue up meanwhile); returns once the first
+/// restart attempt has failed and the child is `restarting`.
+pub async fn fail_into_restarting(
+    lab: &Lab,
+    sup: &SupervisorRef,
+    events: &mut EventStream,
+    id: &str,
+    failing: u32,
+) {
+    lab.slow_starts(id, 100);
+    lab.fail_starts(id, failing);
+    exit_child(sup, events, id, How::Error).await;
+    let path = sup.path().child(id).to_string();
+    expect_at(events, &path, |k| {
+        matches!(k, HealingEventKind::RestartFailed { .. })
+    })
+    .await;
 }
 
 /// Waits for an event about the node at `path` whose kind satisfies `wanted`.
