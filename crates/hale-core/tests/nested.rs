@@ -93,10 +93,20 @@ async fn events_carry_full_paths() {
     .await;
     let stopped: Vec<_> = seen
         .iter()
-        .filter(|(_, kind)| matches!(kind, HealingEventKind::SupervisorStopped { .. }))
-        .map(|(path, _)| path.as_str())
+        .filter_map(|(path, kind)| match kind {
+            HealingEventKind::SupervisorStopped { reason } => Some((path.as_str(), reason.clone())),
+            _ => None,
+        })
         .collect();
-    assert_eq!(stopped, ["root/mid/leaf", "root/mid", "root"]);
+    // Stopped by their parents: `shutdown`; the root by its handle: `normal`.
+    assert_eq!(
+        stopped,
+        [
+            ("root/mid/leaf", ExitReason::Shutdown(None)),
+            ("root/mid", ExitReason::Shutdown(None)),
+            ("root", ExitReason::Normal)
+        ]
+    );
     let children: Vec<_> = seen
         .iter()
         .filter(|(_, kind)| matches!(kind, HealingEventKind::ChildStopped { .. }))
