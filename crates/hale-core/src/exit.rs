@@ -16,6 +16,7 @@
 //! | none, `"normal"`       | [`ExitReason::Normal`]         | yes     |
 //! | `"shutdown"`           | [`ExitReason::Shutdown`]`(None)` | yes   |
 //! | `"shutdown: detail"`   | [`ExitReason::Shutdown`]`(Some(detail))` | yes |
+//! | `"Drained"` (ractor's drain) | [`ExitReason::Shutdown`]`(Some("drained"))` | yes |
 //! | `"killed"`             | [`ExitReason::Killed`]         | no      |
 //! | `"hung"`               | [`ExitReason::Hung`]           | no      |
 //! | anything else          | [`ExitReason::Other`]          | no      |
@@ -31,6 +32,9 @@ pub(crate) const KILLED: &str = "killed";
 pub(crate) const SHUTDOWN: &str = "shutdown";
 /// The stop reason used for a normal, requested stop.
 pub(crate) const NORMAL: &str = "normal";
+/// The stop reason ractor reports after `drain()`: the actor handled what
+/// was queued and stopped, as asked. A graceful stop, so a normal exit.
+const DRAINED: &str = "Drained";
 /// The stop reason used for a child the watchdog found hung.
 pub(crate) const HUNG: &str = "hung";
 
@@ -75,6 +79,7 @@ impl ExitReason {
             SHUTDOWN => Self::Shutdown(None),
             KILLED => Self::Killed,
             HUNG => Self::Hung,
+            DRAINED => Self::Shutdown(Some("drained".to_owned())),
             other => match other.strip_prefix("shutdown:") {
                 Some(detail) => Self::Shutdown(Some(detail.trim().to_owned())),
                 None => Self::Other(other.to_owned()),
@@ -143,6 +148,10 @@ mod tests {
         );
         assert_eq!(ExitReason::from_stop_reason(Some("killed")), ExitReason::Killed);
         assert_eq!(ExitReason::from_stop_reason(Some("hung")), ExitReason::Hung);
+        assert_eq!(
+            ExitReason::from_stop_reason(Some("Drained")),
+            ExitReason::Shutdown(Some("drained".into()))
+        );
         assert_eq!(
             ExitReason::from_stop_reason(Some("boom")),
             ExitReason::Other("boom".into())

@@ -97,16 +97,7 @@ impl DynamicState {
         watchdog: Watchdog,
         exit: Arc<ExitSlot>,
     ) -> Self {
-        let notify = myself.clone();
-        let host = Host {
-            supervisor: myself.get_cell(),
-            events,
-            watchdog,
-            on_stuck: Arc::new(move |actor| {
-                // Fails only once this supervisor is gone, with its children.
-                let _ = notify.send_message(DynamicMsg::ChildStuck(actor));
-            }),
-        };
+        let host = Host::new(&myself, events, watchdog, DynamicMsg::ChildStuck);
         Self {
             myself,
             path,

@@ -28,6 +28,28 @@ pub(crate) struct Host {
     pub(crate) on_stuck: StuckNotice,
 }
 
+impl Host {
+    /// What the supervisor `myself` lends its children; `stuck` builds the
+    /// message that tells it a child is stuck.
+    pub(crate) fn new<M: ractor::Message>(
+        myself: &ractor::ActorRef<M>,
+        events: EventBus,
+        watchdog: Watchdog,
+        stuck: fn(ActorId) -> M,
+    ) -> Self {
+        let notify = myself.clone();
+        Self {
+            supervisor: myself.get_cell(),
+            events,
+            watchdog,
+            on_stuck: std::sync::Arc::new(move |actor| {
+                // Fails only once the supervisor is gone, with its children.
+                let _ = notify.send_message(stuck(actor));
+            }),
+        }
+    }
+}
+
 /// Why a child is being started, which decides the event it gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StartKind {

@@ -55,16 +55,7 @@ impl SupervisorState {
         watchdog: Watchdog,
         exit: Arc<ExitSlot>,
     ) -> Self {
-        let notify = myself.clone();
-        let host = Host {
-            supervisor: myself.get_cell(),
-            events,
-            watchdog,
-            on_stuck: Arc::new(move |actor| {
-                // Fails only once this supervisor is gone, with its children.
-                let _ = notify.send_message(SupervisorMsg::ChildStuck(actor));
-            }),
-        };
+        let host = Host::new(&myself, events, watchdog, SupervisorMsg::ChildStuck);
         let children = children
             .into_iter()
             .map(|spec| {
