@@ -113,6 +113,11 @@ impl SupervisorState {
     /// A linked actor exited. Ignored unless it is a current child.
     pub(crate) async fn on_exit(&mut self, actor: ActorId, reason: ExitReason) -> Flow {
         let Some(index) = self.children.iter().position(|child| child.is(actor)) else {
+            if self.host.watchdog.is(actor) {
+                // The watchdog is linked to the root and never exits before
+                // it; if it does, hung children go unnoticed: say so loudly.
+                tracing::error!(target: "hale::healing", path = %self.path, %reason, "the tree's watchdog exited");
+            }
             return Flow::Continue;
         };
         let child = &mut self.children[index];

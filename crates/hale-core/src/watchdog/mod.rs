@@ -158,6 +158,11 @@ impl Watchdog {
         let _ = self.actor.send_message(WatchdogMsg::Unwatch(id));
     }
 
+    /// Whether `actor` is this watchdog.
+    pub(crate) fn is(&self, actor: ractor::ActorId) -> bool {
+        self.actor.get_id() == actor
+    }
+
     pub(crate) fn stats(&self) -> Arc<WatchdogStats> {
         Arc::clone(&self.stats)
     }
