@@ -184,6 +184,9 @@ impl DynamicState {
     /// A linked actor exited. Ignored unless it is a current child.
     pub(crate) async fn on_exit(&mut self, actor: ActorId, reason: ExitReason) -> Flow {
         let Some(handle) = self.by_actor.remove(&actor) else {
+            if self.host.watchdog.is(actor) {
+                tracing::error!(target: "hale::healing", path = %self.path, %reason, "the tree's watchdog exited");
+            }
             return Flow::Continue;
         };
         let Some(entry) = self.children.get_mut(&handle) else {
