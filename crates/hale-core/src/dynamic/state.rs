@@ -121,11 +121,10 @@ impl DynamicState {
     ) -> Result<DynamicStart, ChildError> {
         spec.validate_under(&self.path, AutoShutdown::Never)?;
         if let Some(existing) = key.as_ref().and_then(|key| self.by_key.get(key)).copied() {
-            if let Some(key) = key {
-                let path = self.children[&existing].child.path.clone();
+            if let (Some(key), Some(entry)) = (key, self.children.get(&existing)) {
                 self.host
                     .events
-                    .emit(&path, HealingEventKind::DuplicateRefused { key });
+                    .emit(&entry.child.path, HealingEventKind::DuplicateRefused { key });
             }
             return Ok(DynamicStart::AlreadyRunning(self.describe(existing)));
         }
