@@ -12,11 +12,15 @@
 //! ```
 
 mod child;
+mod dynamic;
+mod happy;
 mod otp;
+mod report;
 mod restart;
 mod stats;
 mod sys;
 mod table;
+mod watchdog;
 
 use std::process::ExitCode;
 
@@ -28,7 +32,7 @@ pub(crate) type BenchError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type BenchResult<T> = Result<T, BenchError>;
 
 /// The measurement families.
-const FAMILIES: [&str; 2] = ["otp", "restart"];
+const FAMILIES: [&str; 5] = ["otp", "restart", "dynamic", "happy", "watchdog"];
 
 /// Command-line options.
 #[derive(Debug)]
@@ -94,6 +98,15 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &[String]) -> BenchResult<()> {
+    if let [command, system, count] = args
+        && command == "mem"
+    {
+        // The fresh process of a memory measurement.
+        let count: usize = count.parse()?;
+        let per_child = runtime()?.block_on(dynamic::memory_child(system, count))?;
+        println!("bytes_per_child={per_child:.1}");
+        return Ok(());
+    }
     let options = Options::parse(args)?;
     let mut rows: Vec<Row> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -123,10 +136,39 @@ fn run(args: &[String]) -> BenchResult<()> {
         eprintln!("== restart latency");
         rows.extend(runtime.block_on(restart::rows::rows(options.quick, otp.as_ref())));
     }
+    if options.runs("dynamic") {
+        eprintln!("== dynamic children");
+        rows.extend(runtime.block_on(dynamic::rows(options.quick, otp.as_ref())));
+    }
+    if options.runs("happy") {
+        eprintln!("== happy path");
+        rows.extend(runtime.block_on(happy::rows(options.quick, otp.as_ref())));
+    }
+    if options.runs("watchdog") {
+        eprintln!("== watchdog");
+        rows.extend(runtime.block_on(watchdog::rows(options.quick)));
+    }
     drop(runtime);
     println!("{}", table::render(&rows));
     for note in &notes {
-        println!("{note}");
+        println!("{note}\n");
+    }
+    println!("{}", table::closing_note(&rows));
+    if options.write_docs {
+        let mut command = "cargo run --release -p hale-bench --".to_owned();
+        for arg in args {
+            command.push(' ');
+            command.push_str(arg);
+        }
+        let run = report::Run {
+            rows: &rows,
+            notes: &notes,
+            otp_release: otp.as_ref().map(|figures| figures.release.as_str()),
+            command,
+            quick: options.quick,
+        };
+        let path = report::write(&run)?;
+        eprintln!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -46,6 +46,8 @@ pub(crate) struct Row {
     pub(crate) ratio: String,
     pub(crate) target: String,
     pub(crate) verdict: Verdict,
+    /// Why a missed target is missed and what would fix it (closing note).
+    pub(crate) why: String,
 }
 
 impl Row {
@@ -57,6 +59,7 @@ impl Row {
             ratio: "–".to_owned(),
             target: "–".to_owned(),
             verdict: Verdict::NoTarget,
+            why: String::new(),
         }
     }
 }
@@ -91,4 +94,22 @@ pub(crate) fn ratio(a: f64, b: f64) -> String {
     } else {
         "–".to_owned()
     }
+}
+
+/// The closing note: every missed target, why, and what would fix it.
+pub(crate) fn closing_note(rows: &[Row]) -> String {
+    let missed: Vec<&Row> = rows.iter().filter(|row| row.verdict == Verdict::Missed).collect();
+    if missed.is_empty() {
+        return "Every target with a figure to judge it by is met.\n".to_owned();
+    }
+    let mut out = format!("{} target(s) missed:\n\n", missed.len());
+    for row in missed {
+        let why = if row.why.is_empty() {
+            "no explanation recorded"
+        } else {
+            &row.why
+        };
+        let _ = writeln!(out, "- **{}**: {why}", row.case);
+    }
+    out
 }

@@ -2,10 +2,12 @@
 //! group strategies, every sibling restarted with it) has started and
 //! reported from `post_start`.
 //!
-//! Every system runs the same loop ([`measure`]): start a supervisor with
+//! Every system runs the same loop ([`Runner`]): start a supervisor with
 //! `n` children that report their incarnations over a channel; then, round
 //! after round, crash one child (error from its handler, or a kill) and wait
-//! for the reports the strategy implies.
+//! for the reports the strategy implies. The four systems of a case run at
+//! once, their rounds interleaved in blocks, so that the machine's noise
+//! falls on all of them alike.
 
 mod floor;
 mod hale;
@@ -22,10 +24,10 @@ use crate::BenchResult;
 use crate::child::{ChildMsg, Started};
 use crate::stats::Summary;
 
-pub(crate) use floor::Floor;
+pub(crate) use floor::{Floor, FloorArgs, FloorMsg, FloorParent};
 pub(crate) use hale::Hale;
 pub(crate) use kameo::Kameo;
-pub(crate) use rsup::RactorSupervisor;
+pub(crate) use rsup::{RactorSupervisor, bench_spec, run_prefix};
 
 /// The restart strategies, as every system names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,36 +135,86 @@ pub(crate) fn crash_ractor(handle: &ActorRef<ChildMsg>, crash: CrashKind) -> Ben
 /// How long one round may take before the system counts as stalled.
 const ROUND_LIMIT: Duration = Duration::from_secs(20);
 
-/// Runs `case` against `S`: warm-up rounds, then `case.rounds` timed ones.
-pub(crate) async fn measure<S: System>(case: &Case) -> BenchResult<Summary> {
-    let (reports, mut incoming) = unbounded_channel();
-    let running = S::start(case, reports).await?;
-    let result = rounds::<S>(case, &mut incoming).await;
-    S::stop(running).await;
-    let mut samples = result?;
-    Summary::of(&mut samples).ok_or_else(|| "no samples".into())
+/// One system running one case: its supervisor, the reports of its
+/// children, their current incarnations and the samples so far.
+pub(crate) struct Runner<S: System> {
+    case: Case,
+    running: Option<S::Running>,
+    incoming: UnboundedReceiver<Started<S::Handle>>,
+    current: Vec<Option<S::Handle>>,
+    round: usize,
+    samples: Vec<Duration>,
+    failure: Option<String>,
 }
 
-async fn rounds<S: System>(
-    case: &Case,
-    incoming: &mut UnboundedReceiver<Started<S::Handle>>,
-) -> BenchResult<Vec<Duration>> {
-    let mut current: Vec<Option<S::Handle>> = vec![None; case.children];
-    collect(incoming, case.children, &mut current).await?;
-    let warmup = (case.rounds / 20).clamp(1, 200);
-    let mut samples = Vec::with_capacity(case.rounds);
-    for round in 0..warmup + case.rounds {
-        let target = case.target(round);
-        let handle = current[target].take().ok_or("crashed child has no incarnation")?;
-        let expected = case.expected(target);
-        let crashed_at = Instant::now();
-        S::crash(&handle, case.crash)?;
-        collect(incoming, expected, &mut current).await?;
-        if round >= warmup {
-            samples.push(crashed_at.elapsed());
+impl<S: System> Runner<S> {
+    /// Starts the system and waits for every child's first report. A
+    /// failure is kept and reported by [`finish`](Self::finish).
+    pub(crate) async fn start(case: Case) -> Self {
+        let (reports, incoming) = unbounded_channel();
+        let mut runner = Self {
+            case,
+            running: None,
+            incoming,
+            current: vec![None; case.children],
+            round: 0,
+            samples: Vec::with_capacity(case.rounds),
+            failure: None,
+        };
+        match S::start(&case, reports).await {
+            Ok(running) => {
+                runner.running = Some(running);
+                let first = collect(&mut runner.incoming, case.children, &mut runner.current).await;
+                runner.keep(first);
+            }
+            Err(error) => runner.failure = Some(error.to_string()),
+        }
+        runner
+    }
+
+    fn keep(&mut self, result: BenchResult<()>) {
+        if let Err(error) = result {
+            self.failure.get_or_insert(error.to_string());
         }
     }
-    Ok(samples)
+
+    /// Runs `rounds` more rounds; `timed` says whether they count.
+    pub(crate) async fn block(&mut self, rounds: usize, timed: bool) {
+        for _ in 0..rounds {
+            if self.failure.is_some() {
+                return;
+            }
+            let result = self.round(timed).await;
+            self.keep(result);
+        }
+    }
+
+    async fn round(&mut self, timed: bool) -> BenchResult<()> {
+        let target = self.case.target(self.round);
+        self.round += 1;
+        let handle = self.current[target]
+            .take()
+            .ok_or("crashed child has no incarnation")?;
+        let expected = self.case.expected(target);
+        let crashed_at = Instant::now();
+        S::crash(&handle, self.case.crash)?;
+        collect(&mut self.incoming, expected, &mut self.current).await?;
+        if timed {
+            self.samples.push(crashed_at.elapsed());
+        }
+        Ok(())
+    }
+
+    /// Stops the system and summarises its samples.
+    pub(crate) async fn finish(mut self) -> Result<Summary, String> {
+        if let Some(running) = self.running.take() {
+            S::stop(running).await;
+        }
+        if let Some(failure) = self.failure {
+            return Err(failure);
+        }
+        Summary::of(&mut self.samples).ok_or_else(|| "no samples".to_owned())
+    }
 }
 
 /// Waits for `count` reports, recording each incarnation.

@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use crate::BenchResult;
 use crate::otp::OtpFigures;
-use crate::restart::{Case, CrashKind, Floor, Hale, Kameo, RactorSupervisor, Strategy, System, measure};
+use crate::restart::{Case, CrashKind, Floor, Hale, Kameo, RactorSupervisor, Runner, Strategy, System};
 use crate::stats::{Summary, micros};
 use crate::table::{FLOOR, HALE, KAMEO, OTP, RSUP, Row, Verdict, ratio};
 
@@ -33,24 +32,68 @@ pub(crate) fn cases(quick: bool) -> Vec<Case> {
     cases
 }
 
-/// Measures one case on `S`, printing progress to stderr.
-async fn one<S: System>(case: &Case) -> BenchResult<Summary> {
-    let result = measure::<S>(case).await;
-    match &result {
-        Ok(summary) => eprintln!(
-            "  {:<18} {:<38} p50 {:>10}  p99 {:>10}  ({} rounds)",
-            S::NAME,
-            case.label(),
-            micros(summary.p50),
-            micros(summary.p99),
-            summary.samples
-        ),
-        Err(error) => eprintln!("  {:<18} {:<38} failed: {error}", S::NAME, case.label()),
-    }
-    result
+/// Timed blocks per case; each block runs every system in turn, starting
+/// with a different one each time.
+const BLOCKS: usize = 10;
+
+/// The four systems' results for one case.
+struct Results {
+    hale: Result<Summary, String>,
+    floor: Result<Summary, String>,
+    kameo: Result<Summary, String>,
+    rsup: Result<Summary, String>,
 }
 
-fn cell(result: &BenchResult<Summary>) -> String {
+/// Runs one case on every system, interleaved.
+async fn run_case(case: Case) -> Results {
+    let mut hale = Runner::<Hale>::start(case).await;
+    let mut floor = Runner::<Floor>::start(case).await;
+    let mut kameo = Runner::<Kameo>::start(case).await;
+    let mut rsup = Runner::<RactorSupervisor>::start(case).await;
+    let warmup = (case.rounds / 20).clamp(1, 200);
+    let per_block = case.rounds.div_ceil(BLOCKS);
+    for block in 0..=BLOCKS {
+        let (rounds, timed) = if block == 0 {
+            (warmup, false)
+        } else {
+            (per_block, true)
+        };
+        for slot in 0..4 {
+            match (block + slot) % 4 {
+                0 => hale.block(rounds, timed).await,
+                1 => floor.block(rounds, timed).await,
+                2 => kameo.block(rounds, timed).await,
+                _ => rsup.block(rounds, timed).await,
+            }
+        }
+    }
+    let results = Results {
+        hale: hale.finish().await,
+        floor: floor.finish().await,
+        kameo: kameo.finish().await,
+        rsup: rsup.finish().await,
+    };
+    for (name, result) in [
+        (Hale::NAME, &results.hale),
+        (Floor::NAME, &results.floor),
+        (Kameo::NAME, &results.kameo),
+        (RactorSupervisor::NAME, &results.rsup),
+    ] {
+        match result {
+            Ok(summary) => eprintln!(
+                "  {name:<18} {:<38} p50 {:>10}  p99 {:>10}  ({} rounds)",
+                case.label(),
+                micros(summary.p50),
+                micros(summary.p99),
+                summary.samples
+            ),
+            Err(error) => eprintln!("  {name:<18} {:<38} failed: {error}", case.label()),
+        }
+    }
+    results
+}
+
+fn cell(result: &Result<Summary, String>) -> String {
     match result {
         Ok(summary) => format!("{} / {}", micros(summary.p50), micros(summary.p99)),
         Err(_) => "failed".to_owned(),
@@ -61,10 +104,17 @@ fn cell(result: &BenchResult<Summary>) -> String {
 pub(crate) async fn rows(quick: bool, otp: Option<&OtpFigures>) -> Vec<Row> {
     let mut rows = Vec::new();
     for case in cases(quick) {
-        let hale = one::<Hale>(&case).await;
-        let floor = one::<Floor>(&case).await;
-        let kameo = one::<Kameo>(&case).await;
-        let rsup = one::<RactorSupervisor>(&case).await;
+        // On a worker thread, like the actors it drives.
+        let Ok(Results {
+            hale,
+            floor,
+            kameo,
+            rsup,
+        }) = tokio::spawn(run_case(case)).await
+        else {
+            eprintln!("  {}: the measuring task panicked", case.label());
+            continue;
+        };
         let otp_p50 = otp.and_then(|figures| {
             figures
                 .restarts
@@ -83,7 +133,7 @@ pub(crate) async fn rows(quick: bool, otp: Option<&OtpFigures>) -> Vec<Row> {
                 micros(Duration::from_secs_f64(p99 / 1e6))
             );
         }
-        let seconds = |result: &BenchResult<Summary>| result.as_ref().ok().map(|s| s.p50.as_secs_f64());
+        let seconds = |result: &Result<Summary, String>| result.as_ref().ok().map(|s| s.p50.as_secs_f64());
         if let (Some(hale), Some(floor)) = (seconds(&hale), seconds(&floor)) {
             row.ratio = ratio(hale, floor);
         }

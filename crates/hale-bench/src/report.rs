@@ -1,0 +1,132 @@
+//! docs/benchmarks.md: the table, the machine it ran on, how to reproduce
+//! it, and how each figure is measured.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::BenchResult;
+use crate::table::{Row, closing_note, render};
+
+/// What one run produced, for the docs.
+pub(crate) struct Run<'a> {
+    pub(crate) rows: &'a [Row],
+    pub(crate) notes: &'a [String],
+    pub(crate) otp_release: Option<&'a str>,
+    pub(crate) command: String,
+    pub(crate) quick: bool,
+}
+
+const METHOD: &str = "\
+## How each figure is measured
+
+All Rust systems run on one tokio runtime with 2 worker threads; every \
+measuring loop runs as a task on that runtime, like the actors it drives. \
+Times are wall-clock `Instant`s; p50/p99 are nearest-rank percentiles (the \
+rule `otp_bench.erl` uses).
+
+- **Restart latency.** A supervisor with n children (`post_start` of each \
+  incarnation reports over a channel). Each round crashes one child, by an \
+  error returned from its handler or by a kill, and waits until the \
+  replacement (under one_for_all/rest_for_one: every restarted sibling) has \
+  reported. one_for_one crashes each child in turn; group strategies crash \
+  the first-started child, so all n restart. The four Rust systems of a case \
+  run at once, their rounds interleaved in 10 blocks (each block starting \
+  with a different system), after unmeasured warm-up rounds, so the shared \
+  machine's noise falls on all of them alike. Configuration as in the OTP \
+  anchor: brutal-kill shutdown where the system has one, restart intensity \
+  that no run reaches within a 1 s period.
+  - *floor*: a hand-written ractor parent that respawns a child at once in \
+    `handle_supervisor_evt`; for a group it kills the others in reverse \
+    order, waiting for each, then spawns the group in order. No events, \
+    specs or intensity: the least a ractor-based OTP supervisor can cost.
+  - *kameo* 0.22: `supervise(...).spawn()` children of a supervisor actor \
+    with `supervision_strategy()`; a child reports from `on_start` (kameo \
+    has no post-start hook); an error from a `tell` handler stops it.
+  - *ractor-supervisor* 0.2: `Supervisor` with `ChildSpec`s (children must \
+    be named). Its group restarts sleep 10 ms between kill and respawn, by \
+    design.
+  - *OTP*: `shared/anchors/otp_bench.erl`, which kills the child \
+    (`exit(Pid, kill)`); its figure stands beside both the error and the \
+    kill rows. rest_for_one with 1000 children is the anchor's exported \
+    `restart_latency/3`, called beside its `main`.
+- **Dynamic children.** 100,000 children started one call at a time under \
+  Hale's `DynamicSupervisor` (`start_child`), the floor parent (one call \
+  that spawns a linked child) and ractor-supervisor's `DynamicSupervisor` \
+  (`spawn_child`); the three grow together, a tenth at a time, taking turns. \
+  Time per child is reported overall and for the first and last tenth. \
+  Memory per child is the RSS growth (`/proc/self/statm`) over the same \
+  number of children, each system in a fresh process (`hale-bench mem \
+  SYSTEM N`); *bare* is `Actor::spawn` of the same child with no parent.
+- **Happy path.** Casts per second to one actor until it has handled them \
+  all: the bare actor, the same actor as a Hale child (sent to directly, \
+  through a `ChildRef`, and under `Watch::per_message`); medians of 7 \
+  interleaved runs. Circuit breaker and retry around an `async` call that \
+  succeeds, in ns per call against the bare call (best of 5 loops; \
+  `cargo bench -p hale-bench` has the same figures under criterion).
+- **Watchdog.** CPU time of the whole process (sum of every thread's \
+  `/proc/self/task/*/schedstat`) over a window with n children watched \
+  (`Watch::heartbeat(1 s)`) minus the same with no watch spec; one driver \
+  task beats every child's heartbeat every 250 ms in both arms (a beat is \
+  an atomic store). Lateness: children that beat once and never again \
+  (timeout 200 ms), started 2 ms apart among heartbeating watched siblings; \
+  each records in `post_stop`, which runs when the watchdog stops it, how \
+  long after its beat + timeout that was.
+
+**Build note.** ractor-supervisor depends on ractor with its default \
+features, so any build that includes hale-bench has ractor's \
+`message_span_propogation` on (Hale's own builds do not). It applies to \
+every ractor-based system in the table alike (Hale, floor, bare ractor, \
+ractor-supervisor).
+";
+
+/// The whole page.
+pub(crate) fn markdown(run: &Run<'_>) -> String {
+    let mut out = String::from("# Benchmarks\n\n");
+    out.push_str(
+        "Speed of recovery is what a self-healing runtime is for. This page holds the latest table \
+         of `hale-bench`: restart latency, dynamic children, the happy-path cost and the watchdog's \
+         cost, measured in one run beside a hand-written ractor floor, kameo, ractor-supervisor and \
+         Erlang/OTP. The machine is shared and noisy, so read ratios within the run rather than \
+         absolute figures across runs.\n\n",
+    );
+    let _ = writeln!(out, "## Latest run\n");
+    let _ = writeln!(out, "- date: {}", crate::sys::today());
+    let _ = writeln!(out, "- machine: {}", crate::sys::machine());
+    let _ = writeln!(out, "- rustc: {}", crate::sys::rustc_version());
+    let _ = writeln!(
+        out,
+        "- Erlang/OTP: {}",
+        run.otp_release
+            .map_or_else(|| "not run".to_owned(), |release| format!("OTP {release}"))
+    );
+    let _ = writeln!(out, "- command: `{}`", run.command);
+    if run.quick {
+        let _ = writeln!(
+            out,
+            "- **quick run** (a tenth of the rounds and children): not the figures of record"
+        );
+    }
+    out.push('\n');
+    out.push_str(&render(run.rows));
+    out.push('\n');
+    for note in run.notes {
+        let _ = writeln!(out, "{note}\n");
+    }
+    let _ = writeln!(out, "## Closing note\n");
+    out.push_str(&closing_note(run.rows));
+    out.push('\n');
+    out.push_str(METHOD);
+    out
+}
+
+/// docs/benchmarks.md of the repository this program was built from.
+fn docs_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md")
+}
+
+/// Writes the page; returns where.
+pub(crate) fn write(run: &Run<'_>) -> BenchResult<PathBuf> {
+    let path = docs_path();
+    std::fs::write(&path, markdown(run))?;
+    Ok(path)
+}
