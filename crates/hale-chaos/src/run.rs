@@ -115,11 +115,32 @@ pub struct Notes(Arc<Mutex<BTreeMap<String, u64>>>);
 impl Notes {
     /// Adds one to the count `name`.
     pub fn bump(&self, name: &str) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(name.to_owned())
-            .or_insert(0) += 1;
+        self.add(name, 1);
+    }
+
+    /// Adds `count` to the count `name` (a total measured elsewhere, such as
+    /// a peak, goes in with one call). The count shows in the report even
+    /// when `count` is 0.
+    pub fn add(&self, name: &str, count: u64) {
+        let mut notes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let total = notes.entry(name.to_owned()).or_insert(0);
+        *total = total.saturating_add(count);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn notes_bump_and_add_show_in_the_report() {
+        let run = ChaosRun::new("notes", FaultPlan::new(1));
+        let notes = run.notes();
+        notes.bump("served by secondary");
+        notes.add("served by secondary", 4);
+        notes.add("peak copies", 0);
+        let report = run.finish().await;
+        assert_eq!(report.notes.get("served by secondary"), Some(&5));
+        assert_eq!(report.notes.get("peak copies"), Some(&0));
     }
 }
