@@ -45,15 +45,24 @@ impl Seen {
             }
             HealingEventKind::ChildRestarted { .. } => {
                 self.restarts += 1;
-                if let Some(since) = self.down_since.remove(&event.path) {
-                    self.recoveries.push(since.elapsed());
-                }
+                self.recovered(&event.path);
             }
+            // A child whose supervisor gave up before restarting it comes
+            // back as a fresh start under the supervisor's replacement: that
+            // is its recovery. (Left open, the exit would be charged to the
+            // child's next restart, however much later.)
+            HealingEventKind::ChildStarted => self.recovered(&event.path),
             HealingEventKind::IntensityExceeded { .. } => self.escalations += 1,
             HealingEventKind::HeartbeatMissed { .. } => self.hung += 1,
             HealingEventKind::StuckTask { .. } => self.stuck += 1,
             HealingEventKind::DuplicateRefused { .. } => self.duplicates_refused += 1,
             _ => {}
+        }
+    }
+
+    fn recovered(&mut self, path: &ChildPath) {
+        if let Some(since) = self.down_since.remove(path) {
+            self.recoveries.push(since.elapsed());
         }
     }
 
@@ -123,5 +132,53 @@ impl Collector {
         }
         let _ = (&mut self.task).await;
         self.seen.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hale_core::ExitReason;
+
+    fn event(path: &ChildPath, kind: HealingEventKind) -> HealingEvent {
+        HealingEvent {
+            timestamp_ms: 0,
+            path: path.clone(),
+            kind,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fresh_start_after_the_supervisor_gave_up_ends_the_downtime() {
+        let team = ChildPath::root("root").child("team");
+        let agent = team.child("agent");
+        let exited = HealingEventKind::ChildExited {
+            reason: ExitReason::Failed("boom".into()),
+            will_restart: true,
+        };
+        let mut seen = Seen::default();
+        // The agent fails, its supervisor gives up, and the supervisor's
+        // replacement starts the agent 300 ms later.
+        seen.healing(&event(&agent, exited.clone()));
+        seen.healing(&event(
+            &team,
+            HealingEventKind::IntensityExceeded {
+                intensity: 1,
+                period_ms: 1_000,
+            },
+        ));
+        tokio::time::advance(Duration::from_millis(300)).await;
+        seen.healing(&event(&agent, HealingEventKind::ChildStarted));
+        // Much later it fails again and is restarted within 10 ms: that
+        // recovery took 10 ms, not since the first exit.
+        tokio::time::advance(Duration::from_secs(60)).await;
+        seen.healing(&event(&agent, exited));
+        tokio::time::advance(Duration::from_millis(10)).await;
+        seen.healing(&event(&agent, HealingEventKind::ChildRestarted { restarts: 1 }));
+        assert_eq!(
+            seen.recoveries,
+            [Duration::from_millis(300), Duration::from_millis(10)]
+        );
+        assert_eq!(seen.restarts, 1);
     }
 }

@@ -83,7 +83,8 @@ pub struct ChaosReport {
     pub fallbacks: u64,
     /// Duplicate unique children refused.
     pub duplicates_refused: u64,
-    /// Time from a child's exit to its restart.
+    /// Time from a child's exit to its restart (or to its fresh start under
+    /// a restarted supervisor, when its own supervisor gave up).
     pub time_to_recover: Percentiles,
     /// Run time (simulated clock), in ms.
     pub duration_ms: u64,
@@ -203,7 +204,7 @@ impl fmt::Display for ChaosReport {
         let recover = &self.time_to_recover;
         writeln!(
             f,
-            "   {:<26} {:>8.2} / {:.2} ms   (p50 / p99, {} restarts)",
+            "   {:<26} {:>8.2} / {:.2} ms   (p50 / p99, {} recoveries)",
             "time to recover", recover.p50_ms, recover.p99_ms, recover.count
         )?;
         if !self.notes.is_empty() {
