@@ -101,10 +101,27 @@ fn run(args: &[String]) -> BenchResult<()> {
     if let [command, system, count] = args
         && command == "mem"
     {
-        // The fresh process of a memory measurement.
+        // The fresh process of a dynamic-children measurement, driven from
+        // a worker thread like every other measurement.
         let count: usize = count.parse()?;
-        let per_child = runtime()?.block_on(dynamic::memory_child(system, count))?;
-        println!("bytes_per_child={per_child:.1}");
+        let system = system.clone();
+        let report = runtime()?.block_on(async move {
+            tokio::spawn(async move {
+                dynamic::memory_child(&system, count)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await
+        })??;
+        println!("{report}");
+        return Ok(());
+    }
+    if let Some((command, rest)) = args.split_first()
+        && command == "solo"
+    {
+        // One system, one case, alone: for profilers.
+        let line = runtime()?.block_on(restart::rows::solo(rest))?;
+        println!("{line}");
         return Ok(());
     }
     let options = Options::parse(args)?;
@@ -138,7 +155,7 @@ fn run(args: &[String]) -> BenchResult<()> {
     }
     if options.runs("dynamic") {
         eprintln!("== dynamic children");
-        rows.extend(runtime.block_on(dynamic::rows(options.quick, otp.as_ref())));
+        rows.extend(dynamic::rows(options.quick, otp.as_ref()));
     }
     if options.runs("happy") {
         eprintln!("== happy path");

@@ -15,6 +15,7 @@ mod kameo;
 pub(crate) mod rows;
 mod rsup;
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use ractor::ActorRef;
@@ -165,16 +166,22 @@ impl<S: System> Runner<S> {
             Ok(running) => {
                 runner.running = Some(running);
                 let first = collect(&mut runner.incoming, case.children, &mut runner.current).await;
-                runner.keep(first);
+                runner.keep(first).await;
             }
             Err(error) => runner.failure = Some(error.to_string()),
         }
         runner
     }
 
-    fn keep(&mut self, result: BenchResult<()>) {
+    /// Keeps the first failure and stops a failed system at once, so that
+    /// whatever it still does (a restart storm) does not load the machine
+    /// while the others are measured.
+    async fn keep(&mut self, result: BenchResult<()>) {
         if let Err(error) = result {
             self.failure.get_or_insert(error.to_string());
+            if let Some(running) = self.running.take() {
+                S::stop(running).await;
+            }
         }
     }
 
@@ -185,7 +192,7 @@ impl<S: System> Runner<S> {
                 return;
             }
             let result = self.round(timed).await;
-            self.keep(result);
+            self.keep(result).await;
         }
     }
 
@@ -223,11 +230,19 @@ async fn collect<H>(
     count: usize,
     current: &mut [Option<H>],
 ) -> BenchResult<()> {
+    let mut seen = HashSet::with_capacity(count);
     for _ in 0..count {
         let report = tokio::time::timeout(ROUND_LIMIT, incoming.recv())
             .await
             .map_err(|_| format!("no restart within {ROUND_LIMIT:?}"))?
             .ok_or("report channel closed")?;
+        if !seen.insert(report.index) {
+            return Err(format!(
+                "child {} started twice for one crash (the group was restarted more than once)",
+                report.index
+            )
+            .into());
+        }
         let slot = current
             .get_mut(report.index)
             .ok_or("report for an unknown child")?;
