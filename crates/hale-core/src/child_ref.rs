@@ -13,10 +13,11 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{ActorCell, ActorRef, ActorStatus, Message, MessagingErr};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::path::ChildPath;
 
@@ -27,6 +28,54 @@ pub(crate) enum Incarnation {
     Restarting,
     Stopped,
     Removed,
+}
+
+/// The supervisor's end: publishes each new incarnation of one child.
+///
+/// The value lives in a watch channel; waiters are woken through a `Notify`
+/// instead of the channel's own wake-up, which picks waiters in a random
+/// order. With `Notify` the order is fixed, so a single-threaded run on a
+/// paused clock (a chaos run) replays exactly even when several callers wait
+/// for the same child.
+pub(crate) struct Publisher {
+    value: watch::Sender<Incarnation>,
+    changed: Arc<Notify>,
+}
+
+impl Publisher {
+    pub(crate) fn new(first: Incarnation) -> Self {
+        Self {
+            value: watch::Sender::new(first),
+            changed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub(crate) fn publish(&self, incarnation: Incarnation) {
+        self.value.send_replace(incarnation);
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn subscribe(&self) -> Subscription {
+        Subscription {
+            value: self.value.subscribe(),
+            changed: Arc::clone(&self.changed),
+        }
+    }
+}
+
+impl Drop for Publisher {
+    /// A child whose publisher is gone (its spec removed, or its supervisor
+    /// exited) is removed for good: say so to everyone waiting.
+    fn drop(&mut self) {
+        self.publish(Incarnation::Removed);
+    }
+}
+
+/// A reference's end of a [`Publisher`].
+#[derive(Clone, Debug)]
+pub(crate) struct Subscription {
+    value: watch::Receiver<Incarnation>,
+    changed: Arc<Notify>,
 }
 
 /// Why a message could not be sent through a [`ChildRef`]. Every variant
@@ -118,7 +167,7 @@ impl<M> fmt::Debug for ChildRefError<M> {
 /// [`SupervisorRef::child_ref`](crate::SupervisorRef::child_ref).
 pub struct ChildRef<M> {
     path: ChildPath,
-    incarnation: watch::Receiver<Incarnation>,
+    incarnation: Subscription,
     message: PhantomData<fn(M)>,
 }
 
@@ -147,7 +196,7 @@ fn accepts_messages(cell: &ActorCell) -> bool {
 }
 
 impl<M: Message> ChildRef<M> {
-    pub(crate) fn new(path: ChildPath, incarnation: watch::Receiver<Incarnation>) -> Self {
+    pub(crate) fn new(path: ChildPath, incarnation: Subscription) -> Self {
         Self {
             path,
             incarnation,
@@ -163,7 +212,7 @@ impl<M: Message> ChildRef<M> {
     /// The current incarnation, if the child runs: use it for ractor's
     /// `call` and friends.
     pub fn current(&self) -> Option<ActorRef<M>> {
-        match &*self.incarnation.borrow() {
+        match &*self.incarnation.value.borrow() {
             Incarnation::Running(cell) => Some(ActorRef::from(cell.clone())),
             _ => None,
         }
@@ -171,7 +220,7 @@ impl<M: Message> ChildRef<M> {
 
     /// Sends to the current incarnation, or says at once why it cannot.
     pub fn send(&self, message: M) -> Result<(), ChildRefError<M>> {
-        let current = self.incarnation.borrow().clone();
+        let current = self.incarnation.value.borrow().clone();
         self.send_to(current, message)
     }
 
@@ -184,51 +233,40 @@ impl<M: Message> ChildRef<M> {
     /// one instead of being refused.
     pub async fn send_within(&self, message: M, limit: Duration) -> Result<(), ChildRefError<M>> {
         let deadline = tokio::time::Instant::now() + limit;
-        let mut incarnation = self.incarnation.clone();
         let mut message = message;
         loop {
-            // In its own block: the watch guard must be gone before the next
-            // `.await`, or this future is not `Send`.
-            let current = {
-                let settled = tokio::time::timeout_at(
-                    deadline,
-                    incarnation.wait_for(|now| match now {
-                        Incarnation::Running(cell) => accepts_messages(cell),
-                        Incarnation::Removed => true,
-                        Incarnation::Restarting | Incarnation::Stopped => false,
-                    }),
-                )
-                .await;
-                match settled {
-                    Ok(Ok(current)) => Some(current.clone()),
-                    // The supervisor dropped the sender: it is gone for good.
-                    Ok(Err(_)) => Some(Incarnation::Removed),
-                    Err(_) => None,
-                }
+            // Registered before the check, so a change between the check
+            // and the wait is not missed.
+            let changed = self.incarnation.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let current = self.incarnation.value.borrow().clone();
+            let settled = match &current {
+                Incarnation::Running(cell) => accepts_messages(cell),
+                Incarnation::Removed => true,
+                Incarnation::Restarting | Incarnation::Stopped => false,
             };
-            let Some(current) = current else {
+            if settled {
+                match self.send_to(current, message) {
+                    // It died between the check and the send: wait for the
+                    // next incarnation.
+                    Err(ChildRefError::NotRunning { message: unsent, .. }) => message = unsent,
+                    sent_or_final => return sent_or_final,
+                }
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
                 return Err(ChildRefError::TimedOut {
                     path: self.path.clone(),
                     waited: limit,
                     message,
                 });
-            };
-            match self.send_to(current, message) {
-                // It died between the check and the send: wait for the next
-                // incarnation (`wait_for` sees this one is dead now; the yield
-                // lets ractor finish marking it so).
-                Err(ChildRefError::NotRunning { message: unsent, .. }) => {
-                    message = unsent;
-                    tokio::task::yield_now().await;
-                }
-                sent_or_final => return sent_or_final,
             }
         }
     }
 
     fn send_to(&self, incarnation: Incarnation, message: M) -> Result<(), ChildRefError<M>> {
         let path = self.path.clone();
-        let removed = self.incarnation.has_changed().is_err();
+        let removed = self.incarnation.value.has_changed().is_err();
         match incarnation {
             _ if removed => Err(ChildRefError::Removed { path, message }),
             // ractor drops a message of the wrong type: check first so it

@@ -13,10 +13,9 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use ractor::{ActorId, ActorRef};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::child_ref::Incarnation;
+use crate::child_ref::Subscription;
 use crate::dynamic::{
     DynamicChild, DynamicChildId, DynamicStart, DynamicSupervisorRef, DynamicSupervisorSpec,
 };
@@ -45,7 +44,7 @@ pub(crate) enum DynamicMsg {
     CountChildren(ractor::RpcReplyPort<ChildCounts>),
     Follow(
         DynamicChildId,
-        ractor::RpcReplyPort<Result<watch::Receiver<Incarnation>, ChildError>>,
+        ractor::RpcReplyPort<Result<Subscription, ChildError>>,
     ),
     Handle(ractor::RpcReplyPort<DynamicSupervisorRef>),
     Health(ractor::RpcReplyPort<NodeHealth>),
@@ -328,10 +327,7 @@ impl DynamicState {
         counts
     }
 
-    pub(crate) fn follow_child(
-        &self,
-        handle: DynamicChildId,
-    ) -> Result<watch::Receiver<Incarnation>, ChildError> {
+    pub(crate) fn follow_child(&self, handle: DynamicChildId) -> Result<Subscription, ChildError> {
         self.children
             .get(&handle)
             .map(|entry| entry.child.follow())

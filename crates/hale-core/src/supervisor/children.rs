@@ -3,11 +3,10 @@
 use std::time::Duration;
 
 use ractor::{ActorCell, ActorId};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::backoff::BackoffState;
-use crate::child_ref::Incarnation;
+use crate::child_ref::{Incarnation, Publisher, Subscription};
 use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
 use crate::health::{NodeHealth, NodeState};
@@ -74,7 +73,7 @@ pub(crate) struct Child {
     pub(crate) path: ChildPath,
     slot: Slot,
     pub(crate) restarts: u32,
-    incarnation: watch::Sender<Incarnation>,
+    incarnation: Publisher,
     /// Bumped on every change of slot, so a delayed restart scheduled for
     /// an earlier state can tell it is stale.
     generation: u64,
@@ -92,7 +91,7 @@ impl Child {
             path,
             slot: Slot::Stopped,
             restarts: 0,
-            incarnation: watch::Sender::new(Incarnation::Stopped),
+            incarnation: Publisher::new(Incarnation::Stopped),
             generation: 0,
             heartbeat: None,
             watching: None,
@@ -120,7 +119,7 @@ impl Child {
             Slot::Restarting => Incarnation::Restarting,
             Slot::Stopped => Incarnation::Stopped,
         };
-        self.incarnation.send_replace(published);
+        self.incarnation.publish(published);
         self.slot = slot;
     }
 
@@ -266,10 +265,11 @@ impl Child {
 
     /// Tells the child's references that it is gone for good.
     pub(crate) fn retire(self) {
-        self.incarnation.send_replace(Incarnation::Removed);
+        // Dropping the publisher tells every reference the child is gone.
+        drop(self);
     }
 
-    pub(crate) fn follow(&self) -> watch::Receiver<Incarnation> {
+    pub(crate) fn follow(&self) -> Subscription {
         self.incarnation.subscribe()
     }
 

@@ -2,9 +2,8 @@
 
 use ractor::{ActorCell, ActorId, RpcReplyPort};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
-use crate::child_ref::Incarnation;
+use crate::child_ref::Subscription;
 use crate::error::ChildError;
 use crate::health::NodeHealth;
 use crate::spec::{ChildKind, ChildSpec, Restart};
@@ -20,10 +19,7 @@ pub(crate) enum SupervisorMsg {
     WhichChildren(RpcReplyPort<Vec<ChildInfo>>),
     CountChildren(RpcReplyPort<ChildCounts>),
     GetChildSpec(String, RpcReplyPort<Result<ChildSpec, ChildError>>),
-    FollowChild(
-        String,
-        RpcReplyPort<Result<watch::Receiver<Incarnation>, ChildError>>,
-    ),
+    FollowChild(String, RpcReplyPort<Result<Subscription, ChildError>>),
     Handle(RpcReplyPort<SupervisorRef>),
     Health(RpcReplyPort<NodeHealth>),
     WatchdogCounts(RpcReplyPort<WatchdogCounts>),

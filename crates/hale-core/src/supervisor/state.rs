@@ -371,10 +371,7 @@ impl SupervisorState {
         self.find(id).map(|index| self.children[index].spec.clone())
     }
 
-    pub(crate) fn follow_child(
-        &self,
-        id: &str,
-    ) -> Result<tokio::sync::watch::Receiver<crate::child_ref::Incarnation>, ChildError> {
+    pub(crate) fn follow_child(&self, id: &str) -> Result<crate::child_ref::Subscription, ChildError> {
         self.find(id).map(|index| self.children[index].follow())
     }
 
