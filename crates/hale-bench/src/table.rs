@@ -96,13 +96,15 @@ pub(crate) fn ratio(a: f64, b: f64) -> String {
     }
 }
 
-/// The closing note: every missed target, why, and what would fix it.
+/// The closing note: every missed target, why, and what would fix it; then
+/// what profiling found behind the rows without a target.
 pub(crate) fn closing_note(rows: &[Row]) -> String {
     let missed: Vec<&Row> = rows.iter().filter(|row| row.verdict == Verdict::Missed).collect();
-    if missed.is_empty() {
-        return "Every target with a figure to judge it by is met.\n".to_owned();
-    }
-    let mut out = format!("{} target(s) missed:\n\n", missed.len());
+    let mut out = if missed.is_empty() {
+        "Every target with a figure to judge it by is met.\n".to_owned()
+    } else {
+        format!("{} target(s) missed:\n\n", missed.len())
+    };
     for row in missed {
         let why = if row.why.is_empty() {
             "no explanation recorded"
@@ -110,6 +112,16 @@ pub(crate) fn closing_note(rows: &[Row]) -> String {
             &row.why
         };
         let _ = writeln!(out, "- **{}**: {why}", row.case);
+    }
+    let informational: Vec<&Row> = rows
+        .iter()
+        .filter(|row| row.verdict == Verdict::NoTarget && !row.why.is_empty())
+        .collect();
+    if !informational.is_empty() {
+        out.push_str("\nRows without a target:\n\n");
+        for row in informational {
+            let _ = writeln!(out, "- **{}**: {}", row.case, row.why);
+        }
     }
     out
 }
