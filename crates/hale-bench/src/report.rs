@@ -32,7 +32,10 @@ rule `otp_bench.erl` uses).
   the first-started child, so all n restart. The four Rust systems of a case \
   run at once, their rounds interleaved in 10 blocks (each block starting \
   with a different system), after unmeasured warm-up rounds, so the shared \
-  machine's noise falls on all of them alike. Configuration as in the OTP \
+  machine's noise falls on all of them alike. Each block starts after a \
+  pause of 50 µs per child, so the teardown the previous system's last \
+  round left behind does not land in this system's rounds; within a block \
+  rounds run back to back, as in the OTP anchor. Configuration as in the OTP \
   anchor: brutal-kill shutdown where the system has one, restart intensity \
   that no run reaches within a 1 s period.
   - *floor*: a hand-written ractor parent that respawns a child at once in \
@@ -59,8 +62,8 @@ rule `otp_bench.erl` uses).
   the same run; *bare* is `Actor::spawn` of the same child with no parent.
 - **Happy path.** Casts per second to one actor until it has handled them \
   all: the bare actor, the same actor as a Hale child (sent to directly, \
-  through a `ChildRef`, and under `Watch::per_message`); medians of 7 \
-  interleaved runs. Circuit breaker and retry around an `async` call that \
+  through a `ChildRef`, and under `Watch::per_message`); the best of 7 \
+  interleaved runs (the same work each time). Circuit breaker and retry around an `async` call that \
   succeeds, in ns per call against the bare call (best of 5 loops; \
   `cargo bench -p hale-bench` has the same figures under criterion).
 - **Watchdog.** CPU time of the whole process (sum of every thread's \

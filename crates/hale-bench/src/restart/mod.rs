@@ -76,6 +76,15 @@ impl Case {
         }
     }
 
+    /// The pause before a block of rounds: 50 µs per child (5 ms for 100,
+    /// 50 ms for 1000), enough for the system measured before to finish
+    /// the teardown its last round left behind, so that it does not land
+    /// in this system's rounds. Within a block rounds run back to back, as
+    /// in the OTP anchor: a system's own leftovers are its own cost.
+    fn settle(&self) -> Duration {
+        Duration::from_micros(50 * u64::try_from(self.children).unwrap_or(u64::MAX))
+    }
+
     /// How many children report after `target` crashes.
     fn expected(&self, target: usize) -> usize {
         match self.strategy {
@@ -187,6 +196,7 @@ impl<S: System> Runner<S> {
 
     /// Runs `rounds` more rounds; `timed` says whether they count.
     pub(crate) async fn block(&mut self, rounds: usize, timed: bool) {
+        tokio::time::sleep(self.case.settle()).await;
         for _ in 0..rounds {
             if self.failure.is_some() {
                 return;
