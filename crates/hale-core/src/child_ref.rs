@@ -220,8 +220,11 @@ impl<M: Message> ChildRef<M> {
 
     /// Sends to the current incarnation, or says at once why it cannot.
     pub fn send(&self, message: M) -> Result<(), ChildRefError<M>> {
-        let current = self.incarnation.value.borrow().clone();
-        self.send_to(current, message)
+        // The hot path: send under the read guard, so a message costs no
+        // clone of the cell or the path (the path is cloned only for an
+        // error). Sending never blocks, so the guard is held only briefly.
+        let current = self.incarnation.value.borrow();
+        self.send_to(&current, message)
     }
 
     /// Waits up to `limit` for the child to be running, then sends. Returns
@@ -247,7 +250,7 @@ impl<M: Message> ChildRef<M> {
                 Incarnation::Restarting | Incarnation::Stopped => false,
             };
             if settled {
-                match self.send_to(current, message) {
+                match self.send_to(&current, message) {
                     // It died between the check and the send: wait for the
                     // next incarnation.
                     Err(ChildRefError::NotRunning { message: unsent, .. }) => message = unsent,
@@ -264,27 +267,46 @@ impl<M: Message> ChildRef<M> {
         }
     }
 
-    fn send_to(&self, incarnation: Incarnation, message: M) -> Result<(), ChildRefError<M>> {
-        let path = self.path.clone();
-        let removed = self.incarnation.value.has_changed().is_err();
+    fn send_to(&self, incarnation: &Incarnation, message: M) -> Result<(), ChildRefError<M>> {
+        let path = || self.path.clone();
+        if self.incarnation.value.has_changed().is_err() {
+            return Err(ChildRefError::Removed {
+                path: path(),
+                message,
+            });
+        }
         match incarnation {
-            _ if removed => Err(ChildRefError::Removed { path, message }),
             // ractor drops a message of the wrong type: check first so it
             // can be handed back.
             Incarnation::Running(cell) if cell.is_message_type_of::<M>() == Some(false) => {
-                Err(ChildRefError::WrongMessageType { path, message })
+                Err(ChildRefError::WrongMessageType {
+                    path: path(),
+                    message,
+                })
             }
-            Incarnation::Running(cell) => match ActorRef::<M>::from(cell).send_message(message) {
+            Incarnation::Running(cell) => match cell.send_message(message) {
                 Ok(()) => Ok(()),
-                Err(MessagingErr::SendErr(message)) => Err(ChildRefError::NotRunning { path, message }),
+                Err(MessagingErr::SendErr(message)) => Err(ChildRefError::NotRunning {
+                    path: path(),
+                    message,
+                }),
                 Err(other) => Err(ChildRefError::Undeliverable {
-                    path,
+                    path: path(),
                     reason: other.to_string(),
                 }),
             },
-            Incarnation::Restarting => Err(ChildRefError::Restarting { path, message }),
-            Incarnation::Stopped => Err(ChildRefError::NotRunning { path, message }),
-            Incarnation::Removed => Err(ChildRefError::Removed { path, message }),
+            Incarnation::Restarting => Err(ChildRefError::Restarting {
+                path: path(),
+                message,
+            }),
+            Incarnation::Stopped => Err(ChildRefError::NotRunning {
+                path: path(),
+                message,
+            }),
+            Incarnation::Removed => Err(ChildRefError::Removed {
+                path: path(),
+                message,
+            }),
         }
     }
 }

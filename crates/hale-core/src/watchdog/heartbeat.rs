@@ -85,9 +85,13 @@ impl Heartbeat {
         self.cell.busy_since_ms.store(now, Ordering::Relaxed);
     }
 
-    /// Marks the end of a unit of work: an idle child is never late.
+    /// Marks the end of a unit of work: under per-message watching an idle
+    /// child is never late.
+    ///
+    /// Not a beat (the last beat stays at [`enter`](Self::enter) or a later
+    /// [`beat`](Self::beat)): reading the clock here would double the
+    /// per-message cost for nothing, since an idle child has no deadline.
     pub fn leave(&self) {
-        self.cell.last_beat_ms.store(self.now_ms(), Ordering::Relaxed);
         self.cell.busy_since_ms.store(IDLE, Ordering::Relaxed);
     }
 
