@@ -327,11 +327,11 @@ impl DynamicState {
         counts
     }
 
-    pub(crate) fn follow_child(&self, handle: DynamicChildId) -> Result<Subscription, ChildError> {
-        self.children
-            .get(&handle)
-            .map(|entry| entry.child.follow())
-            .ok_or_else(|| self.not_found(handle))
+    pub(crate) fn follow_child(&mut self, handle: DynamicChildId) -> Result<Subscription, ChildError> {
+        match self.children.get_mut(&handle) {
+            Some(entry) => Ok(entry.child.follow()),
+            None => Err(self.not_found(handle)),
+        }
     }
 
     fn describe(&self, handle: DynamicChildId) -> DynamicChild {

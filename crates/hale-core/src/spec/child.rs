@@ -165,7 +165,7 @@ pub struct ChildSpec {
     shutdown: Option<Shutdown>,
     pub(crate) kind: ChildKind,
     pub(crate) significant: bool,
-    pub(crate) watch: Option<Watch>,
+    pub(crate) watch: Option<Box<Watch>>,
     pub(crate) backoff: Option<RestartBackoff>,
     /// Checks the subtree of a nested supervisor, given the parent's path.
     pub(crate) validate_nested: Option<NestedValidation>,
@@ -226,7 +226,7 @@ impl ChildSpec {
     /// Has the tree's watchdog watch this child's heartbeat (see
     /// [`watchdog`](crate::watchdog)).
     pub fn watch(mut self, watch: Watch) -> Self {
-        self.watch = Some(watch);
+        self.watch = Some(Box::new(watch));
         self
     }
 

@@ -14,7 +14,7 @@ use crate::path::ChildPath;
 use crate::shutdown::{KILL_CONFIRM_TIMEOUT, stop_child};
 use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
 use crate::supervisor::messages::{ChildInfo, ChildStatus};
-use crate::watchdog::{BeatMode, Heartbeat, Registration, StuckNotice, Watchdog};
+use crate::watchdog::{BeatMode, Heartbeat, Registration, StuckNotice, Watch, Watchdog};
 
 /// What a supervisor lends the children it starts.
 #[derive(Clone)]
@@ -73,7 +73,9 @@ pub(crate) struct Child {
     pub(crate) path: ChildPath,
     slot: Slot,
     pub(crate) restarts: u32,
-    incarnation: Publisher,
+    /// Made on the first [`follow`](Self::follow): a child no reference
+    /// follows (most dynamic children) does not pay for a watch channel.
+    incarnation: Option<Publisher>,
     /// Bumped on every change of slot, so a delayed restart scheduled for
     /// an earlier state can tell it is stale.
     generation: u64,
@@ -81,7 +83,9 @@ pub(crate) struct Child {
     watching: Option<(Watchdog, u64)>,
     started_at: Instant,
     last_exit: Option<ExitReason>,
-    backoff: Option<BackoffState>,
+    /// Boxed: its seeded RNG is most of a `Child`'s size, and few children
+    /// have a backoff policy.
+    backoff: Option<Box<BackoffState>>,
 }
 
 impl Child {
@@ -91,7 +95,7 @@ impl Child {
             path,
             slot: Slot::Stopped,
             restarts: 0,
-            incarnation: Publisher::new(Incarnation::Stopped),
+            incarnation: None,
             generation: 0,
             heartbeat: None,
             watching: None,
@@ -114,13 +118,18 @@ impl Child {
             self.unwatch();
         }
         self.generation += 1;
-        let published = match &slot {
+        self.slot = slot;
+        if let Some(publisher) = &self.incarnation {
+            publisher.publish(self.incarnation_now());
+        }
+    }
+
+    fn incarnation_now(&self) -> Incarnation {
+        match &self.slot {
             Slot::Running(cell) => Incarnation::Running(cell.clone()),
             Slot::Restarting => Incarnation::Restarting,
             Slot::Stopped => Incarnation::Stopped,
-        };
-        self.incarnation.publish(published);
-        self.slot = slot;
+        }
     }
 
     /// Calls the start function with `supervisor` as the parent. Returns the
@@ -162,7 +171,7 @@ impl Child {
                         path: self.path.clone(),
                         actor: actor.clone(),
                         heartbeat: heartbeat.clone(),
-                        watch: watch.clone(),
+                        watch: Watch::clone(watch),
                         on_stuck: host.on_stuck.clone(),
                     });
                     self.watching = Some((host.watchdog.clone(), id));
@@ -226,7 +235,7 @@ impl Child {
         let ran_for = Instant::now().saturating_duration_since(self.started_at);
         let state = self
             .backoff
-            .get_or_insert_with(|| BackoffState::new(policy.clone()));
+            .get_or_insert_with(|| Box::new(BackoffState::new(policy.clone())));
         Some(state.next_delay(ran_for))
     }
 
@@ -269,8 +278,11 @@ impl Child {
         drop(self);
     }
 
-    pub(crate) fn follow(&self) -> Subscription {
-        self.incarnation.subscribe()
+    pub(crate) fn follow(&mut self) -> Subscription {
+        let current = self.incarnation_now();
+        self.incarnation
+            .get_or_insert_with(|| Publisher::new(current))
+            .subscribe()
     }
 
     pub(crate) fn running(&self) -> Option<&ActorCell> {

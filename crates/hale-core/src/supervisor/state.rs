@@ -371,8 +371,9 @@ impl SupervisorState {
         self.find(id).map(|index| self.children[index].spec.clone())
     }
 
-    pub(crate) fn follow_child(&self, id: &str) -> Result<crate::child_ref::Subscription, ChildError> {
-        self.find(id).map(|index| self.children[index].follow())
+    pub(crate) fn follow_child(&mut self, id: &str) -> Result<crate::child_ref::Subscription, ChildError> {
+        let index = self.find(id)?;
+        Ok(self.children[index].follow())
     }
 
     /// This supervisor's node of the health snapshot: its children, with
