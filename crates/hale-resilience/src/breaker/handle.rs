@@ -261,9 +261,19 @@ impl CircuitBreaker {
     /// Runs `f` on the locked machine, publishes its state, then reports any transition
     /// (outside the lock, so subscribers never slow down callers).
     fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, Instant) -> (R, Option<Transition>)) -> R {
+        self.with_machine_at(Instant::now(), f)
+    }
+
+    /// [`with_machine`](Self::with_machine) at a time the caller has already read
+    /// (a clock read is a good part of the cost of a call through a closed breaker).
+    fn with_machine_at<R>(
+        &self,
+        now: Instant,
+        f: impl FnOnce(&mut Machine, Instant) -> (R, Option<Transition>),
+    ) -> R {
         let (result, transition) = {
             let mut machine = lock(&self.shared.machine);
-            let out = f(&mut machine, Instant::now());
+            let out = f(&mut machine, now);
             let word = (machine.epoch() << STATE_BITS) | state_code(machine.state());
             self.shared.published.store(word, Ordering::Release);
             out
@@ -306,7 +316,8 @@ impl BreakerPermit {
     /// Reports the call's outcome; its duration is measured from the permit's creation.
     pub fn record(mut self, outcome: CallOutcome) {
         self.settled = true;
-        let elapsed = self.started.elapsed();
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.started);
         let shared = &self.breaker.shared;
         let slow = elapsed >= shared.config.slow_call_duration;
         let counters = &shared.counters;
@@ -319,8 +330,9 @@ impl BreakerPermit {
             bump(&counters.slow_calls);
         }
         let epoch = self.epoch;
-        self.breaker
-            .with_machine(|machine, now| ((), machine.record(epoch, outcome, elapsed, now)));
+        self.breaker.with_machine_at(now, |machine, now| {
+            ((), machine.record(epoch, outcome, elapsed, now))
+        });
     }
 
     /// Reports a successful call.
