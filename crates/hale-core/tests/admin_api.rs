@@ -255,6 +255,22 @@ async fn delete_child_answers_running_and_removes_a_stopped_spec() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn exits_after_a_delete_reach_the_children_that_moved_up() {
+    let lab = Lab::new();
+    let sup = start(lab.abc(root().intensity(10))).await;
+    let mut events = sup.subscribe();
+    sup.terminate_child("a").await.unwrap();
+    sup.delete_child("a").await.unwrap();
+    // b and c moved up one place; their exits still find them.
+    exit_child(&sup, &mut events, "c", How::Error).await;
+    expect_restart(&mut events, "root/c").await;
+    exit_child(&sup, &mut events, "b", How::Kill).await;
+    expect_restart(&mut events, "root/b").await;
+    assert_eq!(statuses(&sup).await, rows(&[("b", Running), ("c", Running)]));
+    assert_eq!((lab.starts("b"), lab.starts("c")), (2, 2));
+}
+
+#[tokio::test(start_paused = true)]
 async fn which_children_and_count_children_describe_every_spec() {
     let lab = Lab::new();
     lab.ignore_starts("idle", 1);

@@ -7,7 +7,8 @@
 //! running child and is ignored (OTP: an exit from an actor that is not a
 //! current child is ignored).
 
-use std::collections::HashSet;
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -43,11 +44,11 @@ pub(crate) struct SupervisorState {
     pub(crate) host: Host,
     pub(crate) exit: Arc<ExitSlot>,
     children: Vec<Child>,
-    /// The actors of the running children. After a group restart the
-    /// supervisor receives an exit for every sibling it stopped itself; this
-    /// set turns each of those stale exits away in O(1) instead of a scan of
-    /// all children.
-    running: HashSet<ActorId>,
+    /// The actors of the running children, with their index in `children`.
+    /// After a group restart the supervisor receives an exit for every
+    /// sibling it stopped itself; this map turns each of those stale exits
+    /// away in O(1), and finds the child of a current exit without a scan.
+    running: HashMap<ActorId, usize>,
     window: RestartWindow,
 }
 
@@ -76,7 +77,7 @@ impl SupervisorState {
             host,
             exit,
             children,
-            running: HashSet::new(),
+            running: HashMap::new(),
             window: RestartWindow::new(flags.intensity, flags.period),
         }
     }
@@ -119,9 +120,18 @@ impl SupervisorState {
 
     /// A linked actor exited. Ignored unless it is a current child.
     pub(crate) async fn on_exit(&mut self, actor: ActorId, reason: ExitReason) -> Flow {
-        let current = self.running.remove(&actor);
-        let found = current.then(|| self.children.iter().position(|child| child.is(actor)));
-        let Some(index) = found.flatten() else {
+        let found = self.running.remove(&actor).and_then(|index| {
+            // The index is kept exact (see `remove`); the check costs nothing
+            // and a scan keeps a wrong hint from ever picking a wrong child.
+            match self.children.get(index) {
+                Some(child) if child.is(actor) => Some(index),
+                _ => {
+                    debug_assert!(false, "running index {index} is out of date");
+                    self.children.iter().position(|child| child.is(actor))
+                }
+            }
+        });
+        let Some(index) = found else {
             if self.host.watchdog.is(actor) {
                 // The watchdog is linked to the root and never exits before
                 // it; if it does, hung children go unnoticed: say so loudly.
@@ -408,7 +418,7 @@ impl SupervisorState {
     async fn start_at(&mut self, index: usize, kind: StartKind) -> Result<Option<ActorCell>, StartError> {
         let started = self.children[index].start(&self.host, kind).await;
         if let Ok(Some(actor)) = &started {
-            self.running.insert(actor.get_id());
+            self.running.insert(actor.get_id(), index);
         }
         started
     }
@@ -426,6 +436,16 @@ impl SupervisorState {
 
     fn remove(&mut self, index: usize) {
         let child = self.children.remove(index);
+        // Forget the removed child's actor; the children after it moved
+        // down by one.
+        self.running.retain(|_, at| match (*at).cmp(&index) {
+            Ordering::Less => true,
+            Ordering::Equal => false,
+            Ordering::Greater => {
+                *at -= 1;
+                true
+            }
+        });
         let id = child.spec.id.clone();
         child.retire();
         self.emit(&id, HealingEventKind::ChildRemoved);
