@@ -284,14 +284,15 @@ fn measure_all(count: usize) -> [Result<Growth, String>; 4] {
     best
 }
 
-const WHY_START: &str = "A start_child is a call into the supervisor's mailbox, a spawn that \
-waits for the child's pre_start, and the reply: three hand-offs between tasks, each of which \
-can wake a parked worker thread (perf: about a third of the CPU in futex wait/wake and task \
-switches, on the floor as on Hale). The floor column pays the same hand-offs; Hale adds its \
-bookkeeping per child (a Child with its incarnation watch channel, a Heartbeat, a formatted \
-path, the spec clone, two map entries). Fix: a batched `start_children` call that starts many \
-children per mailbox round-trip, and the lean bookkeeping below (lazy watch channel and \
-heartbeat, shared path segments).";
+const WHY_START: &str = "A start_child is a call into the supervisor's mailbox, a spawn that waits \
+for the child's pre_start, and the reply: three hand-offs between tasks, each of which can wake a \
+parked worker thread (perf: about a third of the CPU in futex wait/wake and task switches, on the \
+floor as on Hale). A bare `Actor::spawn` with no parent at all takes about 7.5 µs per child on this \
+machine (`hale-bench mem bare 100000`), already above OTP's start_child, so no supervisor on ractor \
+can meet this target one call at a time. Hale adds its bookkeeping per child to the floor's (a Child \
+with the spec clone, a formatted path and a Heartbeat, two map entries). Fix: a batched \
+`start_children` call that starts many children per mailbox round-trip; beyond that, a cheaper spawn \
+in ractor.";
 
 const WHY_GROWTH: &str = "In a fresh process the time per start does not grow with the \
 number of children (flat to 300,000 for the floor). The growth seen when the starts run in \
@@ -301,14 +302,13 @@ ractor-supervisor restart storm after a failed case) and the state of the tokio 
 (a start is three task hand-offs, cheap while the workers spin and dearer once they park), \
 which is why this family now runs each system in a fresh process.";
 
-const WHY_MEMORY: &str = "Per dynamic child Hale keeps, besides the actor: a `Child` (the spec \
-clone, a ChildPath of two `String` segments, a `watch::Sender<Incarnation>` whose shared \
-state is allocated even if no ChildRef ever follows the child, a `Heartbeat` Arc allocated \
-even for unwatched children, restart bookkeeping), a BTreeMap entry and a HashMap entry. Fix \
-in hale-core (`supervisor/children.rs` `Child::new`/`Child::start`, `dynamic/state.rs`): \
-create the watch channel on the first `child_ref`, allocate the heartbeat only for watched \
-children, store the dynamic child's path as the parent's path plus its handle (or \
-`Arc<[Arc<str>]>` segments shared with the parent).";
+const WHY_MEMORY: &str = "Per dynamic child Hale keeps, besides the actor: a `Child` of about 400 \
+bytes stored inline in a BTreeMap (the spec clone, a ChildPath of `String` segments, restart \
+bookkeeping), a `Heartbeat` Arc (it holds readiness, so unwatched children have one too) and a \
+HashMap entry from actor to handle. The watch channel behind ChildRef is made only on the first \
+child_ref, and the backoff state and the spec's Watch are boxed. Further fix in hale-core: share the \
+spec with the template behind an Arc, and store the dynamic child's path as the parent's plus its \
+handle.";
 
 fn us(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e6

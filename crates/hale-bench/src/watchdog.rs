@@ -198,15 +198,14 @@ async fn lateness(hung: usize, background: usize) -> BenchResult<Summary> {
     Summary::of(&mut samples).ok_or_else(|| "no samples".into())
 }
 
-const WHY_CPU: &str = "The watchdog looks at every child once per timeout (a child that beat \
-since is pushed back to its new deadline), so its cost is children ÷ timeout checks per \
-second: 100,000 per second here, at ~600 ns each (perf: `WatchdogState::check_due`, \
-`BinaryHeap::pop`/`push` over a 100,000-entry heap, a `HashMap` lookup and a read of the \
-child's heartbeat cell per check: several cache misses each). With a 5 s timeout the same children cost a fifth (next row). Fix in \
-`watchdog/actor.rs`: a hashed timing wheel with millisecond slots instead of the binary heap \
-(O(1) insert and pop, entries of one slot contiguous), registrations in a slab indexed by \
-watch id instead of a HashMap, and the heartbeat's Arc held in the wheel entry, so a check \
-touches the slot and the heartbeat cell only.";
+const WHY_CPU: &str = "The watchdog looks at every child once per timeout (a child that beat since \
+is put back at its new deadline), so its cost is children ÷ timeout checks per second: 100,000 per \
+second here. Deadlines sit in millisecond buckets, so children that beat together fall due together \
+and a check is a push onto a vector; what remains per check is a HashMap lookup of the registration \
+and a read of the child's heartbeat cell (two cache misses at 100,000 children). With a 5 s timeout \
+the same children cost a fifth (next row). Fix in `watchdog/actor.rs`: registrations in a slab \
+indexed by watch id, and the heartbeat's Arc held in the bucket entry, so a check touches the bucket \
+and the heartbeat cell only.";
 
 /// The watchdog rows.
 pub(crate) async fn rows(quick: bool) -> Vec<Row> {
