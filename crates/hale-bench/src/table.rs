@@ -105,23 +105,63 @@ pub(crate) fn closing_note(rows: &[Row]) -> String {
     } else {
         format!("{} target(s) missed:\n\n", missed.len())
     };
-    for row in missed {
-        let why = if row.why.is_empty() {
-            "no explanation recorded"
-        } else {
-            &row.why
-        };
-        let _ = writeln!(out, "- **{}**: {why}", row.case);
-    }
+    write_grouped(&mut out, &missed);
     let informational: Vec<&Row> = rows
         .iter()
         .filter(|row| row.verdict == Verdict::NoTarget && !row.why.is_empty())
         .collect();
     if !informational.is_empty() {
         out.push_str("\nRows without a target:\n\n");
-        for row in informational {
-            let _ = writeln!(out, "- **{}**: {}", row.case, row.why);
-        }
+        write_grouped(&mut out, &informational);
     }
     out
+}
+
+/// One bullet per distinct explanation, naming every row it explains (the
+/// same reason often stands behind several cases), in the order of the table.
+fn write_grouped(out: &mut String, rows: &[&Row]) {
+    let mut groups: Vec<(Vec<&str>, &str)> = Vec::new();
+    for row in rows {
+        let why = if row.why.is_empty() {
+            "no explanation recorded"
+        } else {
+            row.why.as_str()
+        };
+        match groups.iter_mut().find(|(_, text)| *text == why) {
+            Some((cases, _)) => cases.push(&row.case),
+            None => groups.push((vec![&row.case], why)),
+        }
+    }
+    for (cases, why) in groups {
+        let names: Vec<String> = cases.iter().map(|case| format!("**{case}**")).collect();
+        let _ = writeln!(out, "- {}: {why}", names.join("; "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missed(case: &str, why: &str) -> Row {
+        Row {
+            verdict: Verdict::Missed,
+            why: why.to_owned(),
+            ..Row::new(case)
+        }
+    }
+
+    #[test]
+    fn one_bullet_per_reason_naming_every_row_it_explains() {
+        let rows = [
+            missed("a", "same reason"),
+            missed("b", "other reason"),
+            missed("c", "same reason"),
+            Row::new("met"),
+        ];
+        let note = closing_note(&rows);
+        assert_eq!(
+            note,
+            "3 target(s) missed:\n\n- **a**; **c**: same reason\n- **b**: other reason\n"
+        );
+    }
 }
