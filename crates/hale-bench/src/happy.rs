@@ -161,15 +161,10 @@ message type before ractor's send: a few ns per message, with no clone of the ce
 gap here is run-to-run noise of the shared machine (compare the direct row, which has no Hale code \
 on its path).";
 
-const WHY_PER_MESSAGE: &str = "Under `Watch::per_message` every message costs one clock read and two \
-relaxed stores (`Heartbeat::enter`; `leave` only marks the child idle): about 40 ns per message \
-on this VM, measured by taking the two calls out, against about 280 ns for the whole message. Fix \
-in `watchdog/`: `enter` stores a per-tree millisecond counter that the watchdog advances every \
-twentieth of the shortest per-message timeout while such children exist, and the watchdog adds \
-that step to their deadlines, so no clock is read per message and a hang is still found within 5% \
-of its timeout. Not done yet: the cost matters to actors handling millions of messages a second, \
-not to agents whose handlers take milliseconds, and the change moves hung detection in the seeded \
-chaos runs.";
+const WHY_PER_MESSAGE: &str = "Under `Watch::per_message` a message costs one relaxed load of the \
+tree's coarse clock and three relaxed stores (`watchdog/coarse.rs`: no clock read per message; the \
+clock read it replaced cost about 40 ns of a 280 ns message). What is left is a few ns: a gap here \
+is run-to-run noise of the shared machine.";
 
 const WHY_BREAKER: &str = "A call through a closed breaker reads the clock twice (`try_acquire` \
 stamps the permit for slow-call detection; `record` reads it once for both the elapsed time and the \

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hale_core::{
     ChildSpec, EventStream, ExitReason, HealingEvent, HealingEventKind, NodeHealth, NodeState, Probe,
-    Restart, RestartBackoff, Strategy, Supervisor, SupervisorSpec, Watch,
+    Restart, RestartBackoff, Strategy, Supervisor, SupervisorRef, SupervisorSpec, Watch,
 };
 use support::{Cmd, Lab, WAIT, Worker, expect_event, expect_restart, tell};
 use tokio::time::Instant;
@@ -58,6 +58,13 @@ fn watched_worker(lab: &Lab, id: &str, watch: Watch) -> ChildSpec {
     ChildSpec::actor(id, worker, ()).watch(watch)
 }
 
+/// A root supervisor with one watched worker.
+async fn start_watched(lab: &Lab, id: &str, watch: Watch) -> SupervisorRef {
+    Supervisor::start(SupervisorSpec::new("root").child(watched_worker(lab, id, watch)))
+        .await
+        .unwrap()
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_task_that_stops_beating_is_stopped_within_grace_and_restarted() {
     let sup = Supervisor::start(
@@ -101,9 +108,7 @@ async fn a_task_that_stops_beating_is_stopped_within_grace_and_restarted() {
 async fn a_handler_that_runs_past_its_timeout_is_killed_after_grace_and_restarted() {
     let lab = Lab::new();
     let watch = Watch::per_message(Duration::from_millis(100)).grace(Duration::from_millis(50));
-    let sup = Supervisor::start(SupervisorSpec::new("root").child(watched_worker(&lab, "llm", watch)))
-        .await
-        .unwrap();
+    let sup = start_watched(&lab, "llm", watch).await;
     let mut events = sup.subscribe();
     tell(&sup, "llm", Cmd::Hang).await;
     let seen = events_until(&mut events, |e| {
@@ -123,12 +128,50 @@ async fn a_handler_that_runs_past_its_timeout_is_killed_after_grace_and_restarte
 }
 
 #[tokio::test(start_paused = true)]
+async fn handlers_just_inside_their_timeout_are_left_alone_after_a_long_idle() {
+    let lab = Lab::new();
+    let watch = Watch::per_message(Duration::from_millis(100));
+    let sup = start_watched(&lab, "llm", watch).await;
+    let mut events = sup.subscribe();
+    // A short handler, then a long one queued behind it: the long one
+    // starts between two steps of the coarse clock (5 ms here), so its stamp
+    // is up to a step stale. Every phase is tried, after idle spells too.
+    for (idle_ms, short_ms) in [(0, 1), (0, 2), (0, 3), (0, 4), (997, 2), (10_003, 4)] {
+        tokio::time::advance(Duration::from_millis(idle_ms)).await;
+        tell(&sup, "llm", Cmd::Work(Duration::from_millis(short_ms))).await;
+        // However stale its stamp, 99 ms is not 100.
+        tell(&sup, "llm", Cmd::Work(Duration::from_millis(99))).await;
+        assert_eq!(support::ping(&sup, "llm").await, "llm");
+    }
+    assert_eq!(sup.watchdog_counts().await.unwrap().hung, 0);
+    assert!(events.try_recv().is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_handler_is_found_within_a_twentieth_of_its_timeout() {
+    let lab = Lab::new();
+    let watch = Watch::per_message(Duration::from_millis(200));
+    let sup = start_watched(&lab, "llm", watch).await;
+    let mut events = sup.subscribe();
+    tokio::time::advance(Duration::from_millis(1_234)).await;
+    let hung_at = Instant::now();
+    tell(&sup, "llm", Cmd::Hang).await;
+    events_until(&mut events, |e| {
+        matches!(e.kind, HealingEventKind::HeartbeatMissed { .. })
+    })
+    .await;
+    let found_after = hung_at.elapsed();
+    // Never early; late by at most one step of the coarse clock (10 ms) and
+    // the millisecond both ends round to.
+    assert!(found_after >= Duration::from_millis(200), "{found_after:?}");
+    assert!(found_after <= Duration::from_millis(212), "{found_after:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_idle_actor_watched_per_message_is_never_hung() {
     let lab = Lab::new();
     let watch = Watch::per_message(Duration::from_millis(100));
-    let sup = Supervisor::start(SupervisorSpec::new("root").child(watched_worker(&lab, "idle", watch)))
-        .await
-        .unwrap();
+    let sup = start_watched(&lab, "idle", watch).await;
     let mut events = sup.subscribe();
     tokio::time::advance(Duration::from_secs(10)).await;
     // Handled messages count as progress too.
@@ -183,9 +226,7 @@ async fn a_hung_child_that_stops_within_its_grace_period_is_not_killed() {
     // Its post_stop takes 300 ms; the grace period is 1 s.
     lab.knobs("db").stop_delay_ms.store(300, Ordering::SeqCst);
     let watch = Watch::heartbeat(Duration::from_millis(100)).grace(Duration::from_secs(1));
-    let sup = Supervisor::start(SupervisorSpec::new("root").child(watched_worker(&lab, "db", watch)))
-        .await
-        .unwrap();
+    let sup = start_watched(&lab, "db", watch).await;
     let mut events = sup.subscribe();
     let seen = events_until(&mut events, |e| {
         matches!(e.kind, HealingEventKind::ChildRestarted { .. })

@@ -140,7 +140,7 @@ impl Child {
         host: &Host,
         kind: StartKind,
     ) -> Result<Option<ActorCell>, StartError> {
-        let heartbeat = Heartbeat::new();
+        let heartbeat = Heartbeat::on_clock(host.watchdog.clock());
         let ctx = StartContext {
             supervisor: host.supervisor.clone(),
             path: self.path.clone(),

@@ -7,11 +7,10 @@
 //! per timeout period, whatever the beat rate, and a hung child is found at
 //! its deadline (rounded up to the next millisecond), not at the next scan.
 //!
-//! Entries live in buckets of one millisecond, in a map ordered by time:
-//! children that beat together fall due together, so a tick takes a whole
-//! bucket at once and walks a contiguous vector. A binary heap of 100,000
-//! entries cost a dozen cache misses per child per period; a bucket costs
-//! one push.
+//! Entries live in buckets of one millisecond (`due.rs`). Under per-message
+//! watching a handler is stamped with the tree's coarse clock, which this
+//! actor advances (`coarse.rs`); a handler is judged from the latest moment
+//! it can have begun, so it is never declared hung early.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -25,6 +24,8 @@ use tokio::time::Instant;
 use crate::events::{EventBus, HealingEventKind};
 use crate::exit::HUNG;
 use crate::path::ChildPath;
+use crate::watchdog::coarse::{CoarseClock, CoarseTicks};
+use crate::watchdog::due::{Due, DueBuckets};
 use crate::watchdog::heartbeat::{Heartbeat, duration_ms};
 use crate::watchdog::spec::{BeatMode, Watch};
 use crate::watchdog::{WatchdogStats, run_probe};
@@ -48,12 +49,6 @@ pub(crate) enum WatchdogMsg {
     Tick,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Due {
-    Beat,
-    Probe,
-}
-
 pub(crate) struct WatchdogActor;
 
 pub(crate) struct WatchdogState {
@@ -63,17 +58,25 @@ pub(crate) struct WatchdogState {
     watched: HashMap<u64, Registration>,
     due: DueBuckets,
     tick: Option<(Instant, JoinHandle<()>)>,
+    ticks: CoarseTicks,
+    /// The timeouts of the children watched per message, with how many
+    /// have each: the shortest sets how often the coarse clock moves.
+    per_message: BTreeMap<Duration, usize>,
 }
+
+/// The coarse clock moves at least this often, in parts of the shortest
+/// per-message timeout: a hang is found at most a twentieth late.
+const COARSE_STEPS_PER_TIMEOUT: u32 = 20;
 
 impl Actor for WatchdogActor {
     type Msg = WatchdogMsg;
     type State = WatchdogState;
-    type Arguments = (EventBus, Arc<WatchdogStats>);
+    type Arguments = (EventBus, Arc<WatchdogStats>, CoarseClock);
 
     async fn pre_start(
         &self,
         myself: ActorRef<WatchdogMsg>,
-        (events, stats): Self::Arguments,
+        (events, stats, clock): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(WatchdogState {
             myself,
@@ -82,6 +85,8 @@ impl Actor for WatchdogActor {
             watched: HashMap::new(),
             due: DueBuckets::new(Instant::now()),
             tick: None,
+            ticks: CoarseTicks::new(clock),
+            per_message: BTreeMap::new(),
         })
     }
 
@@ -94,9 +99,7 @@ impl Actor for WatchdogActor {
         match message {
             WatchdogMsg::Watch(id, registration) => state.watch(id, *registration),
             WatchdogMsg::Unwatch(id) => {
-                if state.watched.remove(&id).is_some() {
-                    state.stats.watched.fetch_sub(1, Ordering::Relaxed);
-                }
+                state.forget(id);
             }
             WatchdogMsg::Tick => {
                 state.tick = None;
@@ -126,13 +129,52 @@ impl WatchdogState {
         if let Some(probe) = &registration.watch.probe {
             self.due.push(now + probe.every, id, Due::Probe);
         }
+        if registration.watch.mode == BeatMode::PerMessage {
+            *self.per_message.entry(registration.watch.timeout).or_default() += 1;
+        }
         self.watched.insert(id, registration);
         self.stats.watched.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Stops watching `id`; returns its registration if it was watched.
+    fn forget(&mut self, id: u64) -> Option<Registration> {
+        let registration = self.watched.remove(&id)?;
+        self.stats.watched.fetch_sub(1, Ordering::Relaxed);
+        let watch = &registration.watch;
+        if watch.mode == BeatMode::PerMessage
+            && let Some(count) = self.per_message.get_mut(&watch.timeout)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.per_message.remove(&watch.timeout);
+            }
+        }
+        Some(registration)
+    }
+
+    /// How often the coarse clock must move: `None` while no child is
+    /// watched per message.
+    fn coarse_step(&self) -> Option<Duration> {
+        let (&shortest, _) = self.per_message.first_key_value()?;
+        Some((shortest / COARSE_STEPS_PER_TIMEOUT).max(Duration::from_millis(1)))
+    }
+
+    /// Moves the coarse clock to `now`, and forgets values no per-message
+    /// deadline can still need.
+    fn advance_clock(&mut self, now: Instant) {
+        self.ticks.advance(now);
+        let now_ms = self.ticks.clock().ms(now);
+        let needed = match self.per_message.last_key_value() {
+            Some((&longest, _)) => duration_ms(longest.saturating_mul(2)),
+            None => 0,
+        };
+        self.ticks.forget_before(now_ms.saturating_sub(needed));
     }
 
     /// Handles every entry that is due now.
     fn check_due(&mut self) {
         let now = Instant::now();
+        self.advance_clock(now);
         while let Some(bucket) = self.due.pop_due(now) {
             for &(id, due) in &bucket {
                 self.check(now, id, due);
@@ -154,23 +196,35 @@ impl WatchdogState {
                     self.due.push(now + probe.every, id, Due::Probe);
                 }
             }
-            Due::Beat => {
-                let per_message = watch.mode == BeatMode::PerMessage;
-                let heartbeat = &registration.heartbeat;
-                match heartbeat.deadline_ms(watch.timeout, per_message) {
-                    // Idle in per-message mode: look again a timeout later.
-                    None => self.due.push(now + watch.timeout, id, Due::Beat),
-                    Some(deadline_ms) => {
-                        let deadline = heartbeat.epoch() + Duration::from_millis(deadline_ms);
-                        if deadline > now {
-                            self.due.push(deadline, id, Due::Beat);
-                        } else if let Some(registration) = self.watched.remove(&id) {
-                            self.stats.watched.fetch_sub(1, Ordering::Relaxed);
-                            let late = now.saturating_duration_since(deadline);
-                            self.hung(registration, late);
-                        }
+            Due::Beat => match self.began(registration, now) {
+                // Idle in per-message mode: look again a timeout later.
+                None => self.due.push(now + watch.timeout, id, Due::Beat),
+                Some(began) => {
+                    let deadline = began + watch.timeout;
+                    if deadline > now {
+                        self.due.push(deadline, id, Due::Beat);
+                    } else if let Some(registration) = self.forget(id) {
+                        let late = now.saturating_duration_since(deadline);
+                        self.hung(registration, late);
                     }
                 }
+            },
+        }
+    }
+
+    /// From when the child's deadline runs: its last beat, or under
+    /// per-message watching the latest moment its running handler can have
+    /// begun (`None` while it is idle).
+    fn began(&self, registration: &Registration, now: Instant) -> Option<Instant> {
+        let heartbeat = &registration.heartbeat;
+        let last_beat = heartbeat.epoch() + Duration::from_millis(heartbeat.last_beat_ms());
+        match registration.watch.mode {
+            BeatMode::Manual => Some(last_beat),
+            BeatMode::PerMessage => {
+                let stamp = heartbeat.busy_since_ms()?;
+                let clock = self.ticks.clock();
+                let began_ms = self.ticks.begun_by(stamp, clock.ms(now));
+                Some((clock.epoch() + Duration::from_millis(began_ms)).max(last_beat))
             }
         }
     }
@@ -223,7 +277,8 @@ impl WatchdogState {
 
     /// Keeps one timer armed for the earliest due entry.
     fn schedule_tick(&mut self) {
-        let Some(next) = self.due.next_at() else {
+        let coarse = self.coarse_step().map(|step| self.ticks.last_advance() + step);
+        let Some(next) = [self.due.next_at(), coarse].into_iter().flatten().min() else {
             return;
         };
         if let Some((armed_for, _)) = &self.tick
@@ -241,81 +296,5 @@ impl WatchdogState {
             let _ = myself.send_message(WatchdogMsg::Tick);
         });
         self.tick = Some((next, timer));
-    }
-}
-
-/// Due entries in buckets of one millisecond, keyed by the millisecond
-/// (since `epoch`) at or after which they are due.
-struct DueBuckets {
-    epoch: Instant,
-    buckets: BTreeMap<u64, Vec<(u64, Due)>>,
-    /// Emptied buckets kept for reuse, so a steady state allocates nothing.
-    spare: Vec<Vec<(u64, Due)>>,
-}
-
-impl DueBuckets {
-    fn new(epoch: Instant) -> Self {
-        Self {
-            epoch,
-            buckets: BTreeMap::new(),
-            spare: Vec::new(),
-        }
-    }
-
-    /// Files an entry due at `at`, rounded up to the next millisecond so it
-    /// never fires early.
-    fn push(&mut self, at: Instant, id: u64, due: Due) {
-        let since = at.saturating_duration_since(self.epoch);
-        let slot = duration_ms(since) + u64::from(!since.subsec_nanos().is_multiple_of(1_000_000));
-        let spare = &mut self.spare;
-        self.buckets
-            .entry(slot)
-            .or_insert_with(|| spare.pop().unwrap_or_default())
-            .push((id, due));
-    }
-
-    /// Takes the earliest bucket if it is due at `now`.
-    fn pop_due(&mut self, now: Instant) -> Option<Vec<(u64, Due)>> {
-        let now_ms = duration_ms(now.saturating_duration_since(self.epoch));
-        let entry = self.buckets.first_entry()?;
-        (*entry.key() <= now_ms).then(|| entry.remove())
-    }
-
-    fn recycle(&mut self, mut bucket: Vec<(u64, Due)>) {
-        bucket.clear();
-        self.spare.push(bucket);
-    }
-
-    /// When the earliest bucket falls due.
-    fn next_at(&self) -> Option<Instant> {
-        let (&slot, _) = self.buckets.first_key_value()?;
-        Some(self.epoch + Duration::from_millis(slot))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn buckets_round_up_and_come_due_in_order() {
-        let epoch = Instant::now();
-        let mut due = DueBuckets::new(epoch);
-        due.push(epoch + Duration::from_micros(2_500), 1, Due::Beat);
-        due.push(epoch + Duration::from_millis(2), 2, Due::Probe);
-        due.push(epoch + Duration::from_micros(2_001), 3, Due::Beat);
-        // 2.001 ms and 2.5 ms share the 3 ms bucket; 2 ms has its own.
-        assert_eq!(due.next_at(), Some(epoch + Duration::from_millis(2)));
-        assert_eq!(due.pop_due(epoch + Duration::from_micros(1_999)), None);
-        assert_eq!(
-            due.pop_due(epoch + Duration::from_millis(2)),
-            Some(vec![(2, Due::Probe)])
-        );
-        // Never early: at 2.9 ms the 3 ms bucket is not due yet.
-        assert_eq!(due.pop_due(epoch + Duration::from_micros(2_900)), None);
-        assert_eq!(due.next_at(), Some(epoch + Duration::from_millis(3)));
-        let bucket = due.pop_due(epoch + Duration::from_millis(3));
-        assert_eq!(bucket, Some(vec![(1, Due::Beat), (3, Due::Beat)]));
-        assert_eq!(due.next_at(), None);
     }
 }

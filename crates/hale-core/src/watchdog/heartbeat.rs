@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::watchdog::coarse::CoarseClock;
+
 /// "Not inside a handler" for [`Heartbeat::enter`]/[`Heartbeat::leave`].
 const IDLE: u64 = u64::MAX;
 
@@ -18,6 +20,10 @@ const IDLE: u64 = u64::MAX;
 ///
 /// A child that is not watched gets a handle too; beating it costs the same
 /// and is simply never read.
+///
+/// A supervisor's children get handles on their tree's coarse clock (see
+/// `watchdog/coarse.rs`), which per-message watching stamps handlers with
+/// instead of reading the clock.
 #[derive(Clone, Debug)]
 pub struct Heartbeat {
     cell: Arc<HeartbeatCell>,
@@ -28,6 +34,10 @@ struct HeartbeatCell {
     epoch: Instant,
     last_beat_ms: AtomicU64,
     busy_since_ms: AtomicU64,
+    /// When per-message watching last saw a handler end (coarse).
+    last_left_ms: AtomicU64,
+    /// The tree's coarse clock, whose epoch is `epoch`.
+    coarse: Option<CoarseClock>,
     ready: AtomicBool,
     hung: AtomicBool,
     degraded: AtomicBool,
@@ -42,11 +52,23 @@ impl Default for Heartbeat {
 impl Heartbeat {
     /// A handle whose first beat is "now".
     pub fn new() -> Self {
+        Self::with(Instant::now(), None)
+    }
+
+    /// A handle on a tree's coarse clock (and its epoch), first beat now.
+    pub(crate) fn on_clock(clock: &CoarseClock) -> Self {
+        Self::with(clock.epoch(), Some(clock.clone()))
+    }
+
+    fn with(epoch: Instant, coarse: Option<CoarseClock>) -> Self {
+        let now_ms = duration_ms(Instant::now().saturating_duration_since(epoch));
         Self {
             cell: Arc::new(HeartbeatCell {
-                epoch: Instant::now(),
-                last_beat_ms: AtomicU64::new(0),
+                epoch,
+                last_beat_ms: AtomicU64::new(now_ms),
                 busy_since_ms: AtomicU64::new(IDLE),
+                last_left_ms: AtomicU64::new(0),
+                coarse,
                 ready: AtomicBool::new(true),
                 hung: AtomicBool::new(false),
                 degraded: AtomicBool::new(false),
@@ -71,9 +93,12 @@ impl Heartbeat {
         self.cell.ready.load(Ordering::Relaxed)
     }
 
-    /// How long ago the child last beat.
+    /// How long ago the child last beat (under per-message watching: began
+    /// or ended a handler).
     pub fn age(&self) -> Duration {
-        let last = self.cell.last_beat_ms.load(Ordering::Relaxed);
+        let busy = self.busy_since_ms().unwrap_or(0);
+        let left = self.cell.last_left_ms.load(Ordering::Relaxed);
+        let last = self.last_beat_ms().max(busy).max(left);
         Duration::from_millis(self.now_ms().saturating_sub(last))
     }
 
@@ -95,14 +120,34 @@ impl Heartbeat {
         self.cell.busy_since_ms.store(IDLE, Ordering::Relaxed);
     }
 
-    /// The deadline, in ms since this handle's epoch, by which the next beat
-    /// is due; `None` while an idle child is watched per message.
-    pub(crate) fn deadline_ms(&self, timeout: Duration, per_message: bool) -> Option<u64> {
-        if per_message && self.cell.busy_since_ms.load(Ordering::Relaxed) == IDLE {
-            return None;
+    /// What [`Watch::per_message`](crate::Watch::per_message) calls as a
+    /// handler begins: the coarse clock's stamp if the handle has one (one
+    /// load, one store), else [`enter`](Self::enter).
+    pub(crate) fn handler_started(&self) {
+        match &self.cell.coarse {
+            Some(clock) => self.cell.busy_since_ms.store(clock.read(), Ordering::Relaxed),
+            None => self.enter(),
         }
-        let last = self.cell.last_beat_ms.load(Ordering::Relaxed);
-        Some(last.saturating_add(duration_ms(timeout)))
+    }
+
+    /// What per-message watching calls as a handler ends.
+    pub(crate) fn handler_finished(&self) {
+        if let Some(clock) = &self.cell.coarse {
+            self.cell.last_left_ms.store(clock.read(), Ordering::Relaxed);
+        }
+        self.leave();
+    }
+
+    /// The last beat, in ms since this handle's epoch.
+    pub(crate) fn last_beat_ms(&self) -> u64 {
+        self.cell.last_beat_ms.load(Ordering::Relaxed)
+    }
+
+    /// When the running handler began (a lower bound, in ms since the
+    /// epoch), or `None` while idle.
+    pub(crate) fn busy_since_ms(&self) -> Option<u64> {
+        let since = self.cell.busy_since_ms.load(Ordering::Relaxed);
+        (since != IDLE).then_some(since)
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
@@ -141,25 +186,39 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn manual_deadline_moves_with_each_beat() {
+    async fn a_beat_moves_the_last_beat_and_resets_the_age() {
         let heartbeat = Heartbeat::new();
-        let timeout = Duration::from_millis(100);
-        assert_eq!(heartbeat.deadline_ms(timeout, false), Some(100));
+        assert_eq!(heartbeat.last_beat_ms(), 0);
         tokio::time::advance(Duration::from_millis(70)).await;
+        assert_eq!(heartbeat.age(), Duration::from_millis(70));
         heartbeat.beat();
-        assert_eq!(heartbeat.deadline_ms(timeout, false), Some(170));
+        assert_eq!(heartbeat.last_beat_ms(), 70);
         assert_eq!(heartbeat.age(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn per_message_deadline_runs_only_inside_a_handler() {
-        let heartbeat = Heartbeat::new();
-        let timeout = Duration::from_millis(100);
-        assert_eq!(heartbeat.deadline_ms(timeout, true), None);
+    async fn a_handler_is_stamped_with_the_coarse_clock() {
+        let clock = CoarseClock::new();
         tokio::time::advance(Duration::from_millis(500)).await;
-        heartbeat.enter();
-        assert_eq!(heartbeat.deadline_ms(timeout, true), Some(600));
-        heartbeat.leave();
-        assert_eq!(heartbeat.deadline_ms(timeout, true), None);
+        let heartbeat = Heartbeat::on_clock(&clock);
+        // First beat "now", in the clock's epoch.
+        assert_eq!(heartbeat.last_beat_ms(), 500);
+        assert_eq!(heartbeat.busy_since_ms(), None);
+        // The watchdog has not advanced the clock: the stamp is its last value.
+        heartbeat.handler_started();
+        assert_eq!(heartbeat.busy_since_ms(), Some(0));
+        heartbeat.handler_finished();
+        assert_eq!(heartbeat.busy_since_ms(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_clock_a_handler_reads_the_time() {
+        let heartbeat = Heartbeat::new();
+        tokio::time::advance(Duration::from_millis(500)).await;
+        heartbeat.handler_started();
+        assert_eq!(heartbeat.busy_since_ms(), Some(500));
+        assert_eq!(heartbeat.last_beat_ms(), 500);
+        heartbeat.handler_finished();
+        assert_eq!(heartbeat.busy_since_ms(), None);
     }
 }

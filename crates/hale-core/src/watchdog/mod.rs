@@ -51,6 +51,8 @@
 //! ```
 
 mod actor;
+mod coarse;
+mod due;
 mod heartbeat;
 mod per_message;
 mod probe;
@@ -66,6 +68,7 @@ use serde::{Deserialize, Serialize};
 use crate::events::EventBus;
 use actor::WatchdogActor;
 pub(crate) use actor::{Registration, StuckNotice, WatchdogMsg};
+pub(crate) use coarse::CoarseClock;
 pub use heartbeat::Heartbeat;
 pub(crate) use heartbeat::duration_ms;
 pub(crate) use per_message::PerMessage;
@@ -128,6 +131,7 @@ pub(crate) struct Watchdog {
     actor: ActorRef<WatchdogMsg>,
     next_id: Arc<AtomicU64>,
     stats: Arc<WatchdogStats>,
+    clock: CoarseClock,
 }
 
 impl Watchdog {
@@ -135,12 +139,14 @@ impl Watchdog {
     /// ends with the tree.
     pub(crate) async fn spawn(root: ActorCell, events: EventBus) -> Result<Self, ractor::SpawnErr> {
         let stats = Arc::new(WatchdogStats::default());
-        let (actor, _join) =
-            Actor::spawn_linked(None, WatchdogActor, (events, Arc::clone(&stats)), root).await?;
+        let clock = CoarseClock::new();
+        let arguments = (events, Arc::clone(&stats), clock.clone());
+        let (actor, _join) = Actor::spawn_linked(None, WatchdogActor, arguments, root).await?;
         Ok(Self {
             actor,
             next_id: Arc::new(AtomicU64::new(0)),
             stats,
+            clock,
         })
     }
 
@@ -161,6 +167,12 @@ impl Watchdog {
     /// Whether `actor` is this watchdog.
     pub(crate) fn is(&self, actor: ractor::ActorId) -> bool {
         self.actor.get_id() == actor
+    }
+
+    /// The tree's coarse clock, which its children's heartbeats stamp
+    /// handlers with.
+    pub(crate) fn clock(&self) -> &CoarseClock {
+        &self.clock
     }
 
     pub(crate) fn stats(&self) -> Arc<WatchdogStats> {

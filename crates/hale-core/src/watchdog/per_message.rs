@@ -4,8 +4,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use crate::watchdog::Heartbeat;
 
-/// Any actor, with its heartbeat entered before and left after every
-/// message it handles. The message type is the actor's own, so references to
+/// Any actor, with its heartbeat stamped as every message it handles
+/// begins and ends (on the tree's coarse clock: no clock read per message). The message type is the actor's own, so references to
 /// it are unchanged.
 pub(crate) struct PerMessage<A> {
     pub(crate) inner: A,
@@ -39,9 +39,9 @@ impl<A: Actor> Actor for PerMessage<A> {
         message: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        self.heartbeat.enter();
+        self.heartbeat.handler_started();
         let handled = self.inner.handle(myself, message, state).await;
-        self.heartbeat.leave();
+        self.heartbeat.handler_finished();
         handled
     }
 
@@ -51,9 +51,9 @@ impl<A: Actor> Actor for PerMessage<A> {
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        self.heartbeat.enter();
+        self.heartbeat.handler_started();
         let handled = self.inner.handle_supervisor_evt(myself, event, state).await;
-        self.heartbeat.leave();
+        self.heartbeat.handler_finished();
         handled
     }
 

@@ -77,6 +77,8 @@ pub enum Cmd {
     Ping(RpcReplyPort<String>),
     /// Block in the handler forever (cancellable by kill).
     Hang,
+    /// Stay in the handler this long (tokio time), then return.
+    Work(std::time::Duration),
 }
 
 /// Knobs shared by every start of one worker id.
@@ -123,6 +125,7 @@ impl Actor for Worker {
                 let _ = reply.send(self.name.clone());
             }
             Cmd::Hang => std::future::pending::<()>().await,
+            Cmd::Work(duration) => tokio::time::sleep(duration).await,
         }
         Ok(())
     }
