@@ -142,19 +142,20 @@ impl SupervisorState {
         let child = &mut self.children[index];
         let reason = child.exited(reason);
         let will_restart = child.spec.restart.restarts_after(&reason);
-        let (id, significant, temporary) = (
-            child.spec.id.clone(),
-            child.spec.significant,
-            child.spec.restart == Restart::Temporary,
+        let temporary = child.spec.restart == Restart::Temporary;
+        // Only a significant child's exit needs its id afterwards.
+        let significant = child.spec.significant.then(|| child.spec.id.clone());
+        self.host.events.emit(
+            &child.path,
+            HealingEventKind::ChildExited { reason, will_restart },
         );
-        self.emit(&id, HealingEventKind::ChildExited { reason, will_restart });
         if will_restart {
             return self.restart(index).await;
         }
         if temporary {
             self.remove(index);
         }
-        if significant {
+        if let Some(id) = significant {
             return self.auto_shutdown_after(&id).await;
         }
         Flow::Continue
@@ -192,8 +193,8 @@ impl SupervisorState {
             // up, unless something changed the child meanwhile.
             self.children[index].set(Slot::Restarting);
             let generation = self.children[index].generation();
-            self.emit(
-                &id,
+            self.host.events.emit(
+                &self.children[index].path,
                 HealingEventKind::BackoffScheduled {
                     delay_ms: crate::watchdog::duration_ms(delay),
                     attempt,
@@ -446,9 +447,8 @@ impl SupervisorState {
                 true
             }
         });
-        let id = child.spec.id.clone();
+        self.host.events.emit(&child.path, HealingEventKind::ChildRemoved);
         child.retire();
-        self.emit(&id, HealingEventKind::ChildRemoved);
     }
 
     fn position(&self, id: &str) -> Option<usize> {
@@ -479,10 +479,6 @@ impl SupervisorState {
             child,
             cause,
         }
-    }
-
-    fn emit(&self, child: &str, kind: HealingEventKind) {
-        self.host.events.emit(&self.path.child(child), kind);
     }
 
     pub(crate) fn emit_own(&self, kind: HealingEventKind) {
