@@ -51,12 +51,23 @@ pub(crate) enum WatchdogMsg {
 
 pub(crate) struct WatchdogActor;
 
+/// One entry of the agenda: what a heartbeat check needs, so that checking
+/// a child touches the entry and its heartbeat only (at 100,000 children a
+/// lookup of the registration costs cache misses that dominate a check).
+struct Entry {
+    id: u64,
+    due: Due,
+    heartbeat: Heartbeat,
+    timeout: Duration,
+    mode: BeatMode,
+}
+
 pub(crate) struct WatchdogState {
     myself: ActorRef<WatchdogMsg>,
     events: EventBus,
     stats: Arc<WatchdogStats>,
     watched: HashMap<u64, Registration>,
-    due: DueBuckets,
+    due: DueBuckets<Entry>,
     tick: Option<(Instant, JoinHandle<()>)>,
     ticks: CoarseTicks,
     /// The timeouts of the children watched per message, with how many
@@ -125,9 +136,18 @@ impl Actor for WatchdogActor {
 impl WatchdogState {
     fn watch(&mut self, id: u64, registration: Registration) {
         let now = Instant::now();
-        self.due.push(now + registration.watch.timeout, id, Due::Beat);
-        if let Some(probe) = &registration.watch.probe {
-            self.due.push(now + probe.every, id, Due::Probe);
+        let watch = &registration.watch;
+        let entry = |due| Entry {
+            id,
+            due,
+            heartbeat: registration.heartbeat.clone(),
+            timeout: watch.timeout,
+            mode: watch.mode,
+        };
+        registration.heartbeat.set_watched(true);
+        self.due.push(now + watch.timeout, entry(Due::Beat));
+        if let Some(probe) = &watch.probe {
+            self.due.push(now + probe.every, entry(Due::Probe));
         }
         if registration.watch.mode == BeatMode::PerMessage {
             *self.per_message.entry(registration.watch.timeout).or_default() += 1;
@@ -139,6 +159,7 @@ impl WatchdogState {
     /// Stops watching `id`; returns its registration if it was watched.
     fn forget(&mut self, id: u64) -> Option<Registration> {
         let registration = self.watched.remove(&id)?;
+        registration.heartbeat.set_watched(false);
         self.stats.watched.fetch_sub(1, Ordering::Relaxed);
         let watch = &registration.watch;
         if watch.mode == BeatMode::PerMessage
@@ -175,35 +196,38 @@ impl WatchdogState {
     fn check_due(&mut self) {
         let now = Instant::now();
         self.advance_clock(now);
-        while let Some(bucket) = self.due.pop_due(now) {
-            for &(id, due) in &bucket {
-                self.check(now, id, due);
+        while let Some(mut bucket) = self.due.pop_due(now) {
+            for entry in bucket.drain(..) {
+                self.check(now, entry);
             }
             self.due.recycle(bucket);
         }
     }
 
-    /// Handles one due entry.
-    fn check(&mut self, now: Instant, id: u64, due: Due) {
-        let Some(registration) = self.watched.get(&id) else {
-            return; // unwatched since: the entry is stale
-        };
-        let watch = &registration.watch;
-        match due {
+    /// Handles one due entry; an entry of a child no longer watched is
+    /// dropped.
+    fn check(&mut self, now: Instant, entry: Entry) {
+        if !entry.heartbeat.is_watched() {
+            return;
+        }
+        match entry.due {
             Due::Probe => {
-                if let Some(probe) = &watch.probe {
+                let Some(registration) = self.watched.get(&entry.id) else {
+                    return;
+                };
+                if let Some(probe) = &registration.watch.probe {
                     run_probe(registration, probe.clone(), self.events.clone());
-                    self.due.push(now + probe.every, id, Due::Probe);
+                    self.due.push(now + probe.every, entry);
                 }
             }
-            Due::Beat => match self.began(registration, now) {
+            Due::Beat => match self.began(&entry.heartbeat, entry.mode, now) {
                 // Idle in per-message mode: look again a timeout later.
-                None => self.due.push(now + watch.timeout, id, Due::Beat),
+                None => self.due.push(now + entry.timeout, entry),
                 Some(began) => {
-                    let deadline = began + watch.timeout;
+                    let deadline = began + entry.timeout;
                     if deadline > now {
-                        self.due.push(deadline, id, Due::Beat);
-                    } else if let Some(registration) = self.forget(id) {
+                        self.due.push(deadline, entry);
+                    } else if let Some(registration) = self.forget(entry.id) {
                         let late = now.saturating_duration_since(deadline);
                         self.hung(registration, late);
                     }
@@ -212,13 +236,12 @@ impl WatchdogState {
         }
     }
 
-    /// From when the child's deadline runs: its last beat, or under
+    /// From when a child's deadline runs: its last beat, or under
     /// per-message watching the latest moment its running handler can have
     /// begun (`None` while it is idle).
-    fn began(&self, registration: &Registration, now: Instant) -> Option<Instant> {
-        let heartbeat = &registration.heartbeat;
+    fn began(&self, heartbeat: &Heartbeat, mode: BeatMode, now: Instant) -> Option<Instant> {
         let last_beat = heartbeat.epoch() + Duration::from_millis(heartbeat.last_beat_ms());
-        match registration.watch.mode {
+        match mode {
             BeatMode::Manual => Some(last_beat),
             BeatMode::PerMessage => {
                 let stamp = heartbeat.busy_since_ms()?;

@@ -21,16 +21,16 @@ pub(crate) enum Due {
     Probe,
 }
 
-/// Due entries in buckets of one millisecond, keyed by the millisecond
-/// (since `epoch`) at or after which they are due.
-pub(crate) struct DueBuckets {
+/// Entries in buckets of one millisecond, keyed by the millisecond (since
+/// `epoch`) at or after which they are due.
+pub(crate) struct DueBuckets<T> {
     epoch: Instant,
-    buckets: BTreeMap<u64, Vec<(u64, Due)>>,
+    buckets: BTreeMap<u64, Vec<T>>,
     /// Emptied buckets kept for reuse, so a steady state allocates nothing.
-    spare: Vec<Vec<(u64, Due)>>,
+    spare: Vec<Vec<T>>,
 }
 
-impl DueBuckets {
+impl<T> DueBuckets<T> {
     pub(crate) fn new(epoch: Instant) -> Self {
         Self {
             epoch,
@@ -41,24 +41,24 @@ impl DueBuckets {
 
     /// Files an entry due at `at`, rounded up to the next millisecond so it
     /// never fires early.
-    pub(crate) fn push(&mut self, at: Instant, id: u64, due: Due) {
+    pub(crate) fn push(&mut self, at: Instant, entry: T) {
         let since = at.saturating_duration_since(self.epoch);
         let slot = duration_ms(since) + u64::from(!since.subsec_nanos().is_multiple_of(1_000_000));
         let spare = &mut self.spare;
         self.buckets
             .entry(slot)
             .or_insert_with(|| spare.pop().unwrap_or_default())
-            .push((id, due));
+            .push(entry);
     }
 
     /// Takes the earliest bucket if it is due at `now`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Vec<(u64, Due)>> {
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Vec<T>> {
         let now_ms = duration_ms(now.saturating_duration_since(self.epoch));
         let entry = self.buckets.first_entry()?;
         (*entry.key() <= now_ms).then(|| entry.remove())
     }
 
-    pub(crate) fn recycle(&mut self, mut bucket: Vec<(u64, Due)>) {
+    pub(crate) fn recycle(&mut self, mut bucket: Vec<T>) {
         bucket.clear();
         self.spare.push(bucket);
     }
@@ -78,9 +78,9 @@ mod tests {
     async fn buckets_round_up_and_come_due_in_order() {
         let epoch = Instant::now();
         let mut due = DueBuckets::new(epoch);
-        due.push(epoch + Duration::from_micros(2_500), 1, Due::Beat);
-        due.push(epoch + Duration::from_millis(2), 2, Due::Probe);
-        due.push(epoch + Duration::from_micros(2_001), 3, Due::Beat);
+        due.push(epoch + Duration::from_micros(2_500), (1, Due::Beat));
+        due.push(epoch + Duration::from_millis(2), (2, Due::Probe));
+        due.push(epoch + Duration::from_micros(2_001), (3, Due::Beat));
         // 2.001 ms and 2.5 ms share the 3 ms bucket; 2 ms has its own.
         assert_eq!(due.next_at(), Some(epoch + Duration::from_millis(2)));
         assert_eq!(due.pop_due(epoch + Duration::from_micros(1_999)), None);

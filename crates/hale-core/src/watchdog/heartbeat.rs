@@ -38,6 +38,9 @@ struct HeartbeatCell {
     last_left_ms: AtomicU64,
     /// The tree's coarse clock, whose epoch is `epoch`.
     coarse: Option<CoarseClock>,
+    /// Whether the watchdog watches this handle now (so its agenda entries
+    /// are live without looking the child up).
+    watched: AtomicBool,
     ready: AtomicBool,
     hung: AtomicBool,
     degraded: AtomicBool,
@@ -69,6 +72,7 @@ impl Heartbeat {
                 busy_since_ms: AtomicU64::new(IDLE),
                 last_left_ms: AtomicU64::new(0),
                 coarse,
+                watched: AtomicBool::new(false),
                 ready: AtomicBool::new(true),
                 hung: AtomicBool::new(false),
                 degraded: AtomicBool::new(false),
@@ -136,6 +140,15 @@ impl Heartbeat {
             self.cell.last_left_ms.store(clock.read(), Ordering::Relaxed);
         }
         self.leave();
+    }
+
+    /// Set by the watchdog as it starts and stops watching this handle.
+    pub(crate) fn set_watched(&self, watched: bool) {
+        self.cell.watched.store(watched, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_watched(&self) -> bool {
+        self.cell.watched.load(Ordering::Relaxed)
     }
 
     /// The last beat, in ms since this handle's epoch.
