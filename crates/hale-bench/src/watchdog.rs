@@ -198,14 +198,13 @@ async fn lateness(hung: usize, background: usize) -> BenchResult<Summary> {
     Summary::of(&mut samples).ok_or_else(|| "no samples".into())
 }
 
-const WHY_CPU: &str = "The watchdog looks at every child once per timeout (a child that beat since \
-is put back at its new deadline), so its cost is children ÷ timeout checks per second: 100,000 per \
-second here. Deadlines sit in millisecond buckets, so children that beat together fall due together \
-and a check is a push onto a vector; what remains per check is a HashMap lookup of the registration \
-and a read of the child's heartbeat cell (two cache misses at 100,000 children). With a 5 s timeout \
-the same children cost a fifth (next row). Fix in `watchdog/actor.rs`: registrations in a slab \
-indexed by watch id, and the heartbeat's Arc held in the bucket entry, so a check touches the bucket \
-and the heartbeat cell only.";
+const WHY_CPU: &str = "The watchdog looks at every child once per timeout (a child that beat \
+since is put back at its new deadline), so its cost is children ÷ timeout checks per second: \
+100,000 per second here. Deadlines sit in millisecond buckets whose entries carry the child's \
+heartbeat, timeout and mode, so a check is a read of the heartbeat cell (one cache miss at 100,000 \
+children) and a push onto a vector. With a 5 s timeout the same children cost a fifth (next \
+row). What is left to cut is the miss itself: heartbeat cells of one bucket allocated together \
+(a slab) would let a check stream through memory.";
 
 /// The watchdog rows.
 pub(crate) async fn rows(quick: bool) -> Vec<Row> {
