@@ -82,6 +82,8 @@ pub trait ErrorClass {
 }
 
 impl ErrorClass for String {}
+/// Never constructed: for services that cannot fail (common among `tower` services).
+impl ErrorClass for std::convert::Infallible {}
 impl ErrorClass for &'static str {}
 impl ErrorClass for Box<dyn std::error::Error + Send + Sync> {}
 

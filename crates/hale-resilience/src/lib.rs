@@ -92,7 +92,7 @@ pub use fallback::{
     FallbackChainBuilder, FallbackStats,
 };
 pub use mediator::{MediatorBuilder, MediatorError, MediatorStats, ResourceMediator, ResourceSet};
-pub use pipeline::{Pipeline, PipelineBuilder};
+pub use pipeline::{Pipeline, PipelineBuilder, PipelineFuture, PipelineLayer, PipelineService};
 pub use rate_limit::{RateLimitConfig, RateLimitStats, RateLimiter};
 pub use registry::Registry;
 pub use retry::{Jitter, RetryConfig, RetryPolicy, RetryStats};

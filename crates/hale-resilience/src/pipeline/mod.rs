@@ -35,6 +35,8 @@
 //! - **Rate limit before bulkhead**: waiting for a token never holds a concurrency slot.
 //! - **Timeout innermost**: it measures the dependency, not the queueing in front of it.
 //!
+//! A pipeline also wraps any `tower` service: see [`PipelineLayer`].
+//!
 //! Every layer is optional; absent ones are skipped. A fallback chain sits *outside*
 //! pipelines: each alternative gets its own pipeline (see
 //! [`FallbackChainBuilder::alternative_via`](crate::FallbackChainBuilder::alternative_via)),
@@ -76,6 +78,8 @@
 //! # }
 //! ```
 
+mod layer;
 mod stack;
 
+pub use layer::{PipelineFuture, PipelineLayer, PipelineService};
 pub use stack::{Pipeline, PipelineBuilder};
