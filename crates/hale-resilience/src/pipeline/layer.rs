@@ -213,30 +213,28 @@ mod tests {
         service.call(request).await
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn the_request_is_sent_again_on_each_retry() {
+    /// A `Flaky` failing `failures` times, under a pipeline of `attempts` retries.
+    fn retried(attempts: u32, failures: u32) -> (PipelineService<Flaky>, Arc<AtomicU32>) {
         let retry = RetryPolicy::builder("svc")
-            .maximum_attempts(3)
+            .maximum_attempts(attempts)
             .seed(7)
             .build()
             .unwrap();
         let pipeline = Pipeline::builder("svc").retry(retry).build();
-        let (inner, calls) = flaky(2);
-        let mut service = PipelineLayer::new(pipeline).layer(inner);
+        let (inner, calls) = flaky(failures);
+        (PipelineLayer::new(pipeline).layer(inner), calls)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_request_is_sent_again_on_each_retry() {
+        let (mut service, calls) = retried(3, 2);
         assert_eq!(send(&mut service, "hello").await.unwrap(), "hello");
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_service_error_comes_back_once_attempts_run_out() {
-        let retry = RetryPolicy::builder("svc")
-            .maximum_attempts(2)
-            .seed(7)
-            .build()
-            .unwrap();
-        let pipeline = Pipeline::builder("svc").retry(retry).build();
-        let (inner, calls) = flaky(5);
-        let mut service = PipelineLayer::new(pipeline).layer(inner);
+        let (mut service, calls) = retried(2, 5);
         let error = send(&mut service, "hello").await.unwrap_err();
         assert_eq!(error.into_inner().as_deref(), Some("failure 1"));
         assert_eq!(calls.load(Ordering::SeqCst), 2);
