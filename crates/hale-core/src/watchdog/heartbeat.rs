@@ -8,13 +8,13 @@ use tokio::time::Instant;
 
 use crate::watchdog::coarse::CoarseClock;
 
-/// "Not inside a handler" for [`Heartbeat::enter`]/[`Heartbeat::leave`].
+/// "Not inside a handler": the value of `busy_since_ms` between handlers.
 const IDLE: u64 = u64::MAX;
 
 /// A child's heartbeat: cheap to beat from inside any loop.
 ///
-/// [`beat`](Self::beat) is two atomic operations and a clock read; no message
-/// is sent. The watchdog reads the last beat when the child's deadline comes
+/// [`beat`](Self::beat) is a clock read and one relaxed atomic store; no
+/// message is sent. The watchdog reads the last beat when the child's deadline comes
 /// round. A fresh handle is made for every incarnation, so a beat from a
 /// stale incarnation can never keep its replacement alive.
 ///
@@ -106,8 +106,10 @@ impl Heartbeat {
         Duration::from_millis(self.now_ms().saturating_sub(last))
     }
 
-    /// Marks the start of a unit of work (per-message mode does this around
-    /// every handler): from now on the deadline runs.
+    /// Marks the start of a unit of work, and beats: under per-message
+    /// watching the deadline runs from now until [`leave`](Self::leave).
+    /// (Hale's own per-message wrapper stamps handlers with the tree's coarse
+    /// clock instead, which costs no clock read.)
     pub fn enter(&self) {
         let now = self.now_ms();
         self.cell.last_beat_ms.store(now, Ordering::Relaxed);
