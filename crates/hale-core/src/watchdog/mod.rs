@@ -17,8 +17,9 @@
 //! 4. a kill cancels a handler at its next `.await`; a handler blocked in
 //!    synchronous code never reaches one. If the child has still not exited
 //!    after `kill_wait`, it is counted as stuck (`StuckTask`, and
-//!    [`WatchdogStats::stuck`]) and its supervisor replaces it anyway: the
-//!    stuck task is left behind, counted, never silently forgotten.
+//!    [`WatchdogCounts::stuck`](crate::WatchdogCounts::stuck)) and its
+//!    supervisor replaces it anyway: the stuck task is left behind, counted,
+//!    never silently forgotten.
 //!
 //! Whichever way it ends, the supervisor sees an abnormal exit with reason
 //! [`ExitReason::Hung`](crate::ExitReason::Hung) and applies its strategy and

@@ -1,54 +1,4 @@
-//! A [`Pipeline`] as a `tower` layer, for code that already composes
-//! `tower::Service`s (HTTP clients, gRPC channels).
-//!
-//! [`PipelineLayer`] wraps any service whose requests can be cloned (a retry sends
-//! the same request again) and whose clones share a connection, as tower services
-//! do. Every attempt takes its own clone of the service, waits for it to be ready,
-//! and calls it; the pipeline's policies sit around that in their usual order. The
-//! wrapped service's errors come back as [`ResilienceError::Inner`]; the policies'
-//! own refusals and timeouts as the other variants.
-//!
-//! `poll_ready` of the wrapped service always answers ready: admission (an open
-//! breaker, a rate limit, a full bulkhead) is decided when the call runs, where it
-//! can wait with a bound or be refused with a typed error, and the inner service's
-//! readiness is awaited per attempt.
-//!
-//! ```
-//! use std::convert::Infallible;
-//! use std::future::{Ready, ready};
-//! use std::task::{Context, Poll};
-//! use std::time::Duration;
-//! use hale_resilience::{Pipeline, PipelineLayer, ResilienceError, Timeout};
-//! use tower_layer::Layer;
-//! use tower_service::Service;
-//!
-//! /// A service that answers with the length of its request.
-//! #[derive(Clone)]
-//! struct Length;
-//!
-//! impl Service<String> for Length {
-//!     type Response = usize;
-//!     type Error = Infallible;
-//!     type Future = Ready<Result<usize, Infallible>>;
-//!     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-//!         Poll::Ready(Ok(()))
-//!     }
-//!     fn call(&mut self, request: String) -> Self::Future {
-//!         ready(Ok(request.len()))
-//!     }
-//! }
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), ResilienceError<Infallible>> {
-//! let pipeline = Pipeline::builder("length")
-//!     .timeout(Timeout::new("length", Duration::from_secs(1)).unwrap())
-//!     .build();
-//! let mut service = PipelineLayer::new(pipeline).layer(Length);
-//! std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
-//! assert_eq!(service.call("four".to_owned()).await?, 4);
-//! # Ok(())
-//! # }
-//! ```
+//! A [`Pipeline`] as a `tower` layer: [`PipelineLayer`] and the service it makes.
 
 use std::fmt::Display;
 use std::future::{Future, poll_fn};
@@ -63,7 +13,57 @@ use crate::classify::{ByErrorClass, Classify};
 use crate::error::ResilienceError;
 use crate::pipeline::Pipeline;
 
-/// Wraps services in a [`Pipeline`]; see the [module docs](self).
+/// A [`Pipeline`] as a `tower` layer, for code that already composes
+/// `tower::Service`s (HTTP clients, gRPC channels).
+///
+/// It wraps any service whose requests can be cloned (a retry sends
+/// the same request again) and whose clones share a connection, as tower services
+/// do. Every attempt takes its own clone of the service, waits for it to be ready,
+/// and calls it; the pipeline's policies sit around that in their usual order. The
+/// wrapped service's errors come back as [`ResilienceError::Inner`]; the policies'
+/// own refusals and timeouts as the other variants.
+///
+/// `poll_ready` of the wrapped service always answers ready: admission (an open
+/// breaker, a rate limit, a full bulkhead) is decided when the call runs, where it
+/// can wait with a bound or be refused with a typed error, and the inner service's
+/// readiness is awaited per attempt.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::future::{Ready, ready};
+/// use std::task::{Context, Poll};
+/// use std::time::Duration;
+/// use hale_resilience::{Pipeline, PipelineLayer, ResilienceError, Timeout};
+/// use tower_layer::Layer;
+/// use tower_service::Service;
+///
+/// /// A service that answers with the length of its request.
+/// #[derive(Clone)]
+/// struct Length;
+///
+/// impl Service<String> for Length {
+///     type Response = usize;
+///     type Error = Infallible;
+///     type Future = Ready<Result<usize, Infallible>>;
+///     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///     fn call(&mut self, request: String) -> Self::Future {
+///         ready(Ok(request.len()))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ResilienceError<Infallible>> {
+/// let pipeline = Pipeline::builder("length")
+///     .timeout(Timeout::new("length", Duration::from_secs(1)).unwrap())
+///     .build();
+/// let mut service = PipelineLayer::new(pipeline).layer(Length);
+/// std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+/// assert_eq!(service.call("four".to_owned()).await?, 4);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct PipelineLayer<C = ByErrorClass> {
     pipeline: Pipeline,
