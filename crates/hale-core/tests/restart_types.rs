@@ -10,12 +10,12 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use hale_core::{
-    ChildError, ChildSpec, ChildStatus, HealingEventKind, Restart, StartOutcome, SupervisorRef,
+    ChildError, ChildSpec, ChildStatus, EventBus, HealingEventKind, Restart, StartOutcome, SupervisorRef,
     SupervisorSpec,
 };
 use ractor::{Actor, ActorRef};
 use support::{
-    Cmd, How, Lab, WAIT, Worker, exit_child, expect_at, expect_restart, otp_counts, rows, start, statuses,
+    Cmd, How, Lab, WAIT, exit_child, expect_at, expect_restart, otp_counts, rows, start, statuses,
 };
 
 /// A supervisor with enough intensity for every exit of one test.
@@ -116,12 +116,7 @@ async fn temporary_child_is_never_restarted_and_its_spec_is_removed_on_any_exit(
 /// A spec whose start also spawns a helper linked to the supervisor but not
 /// its child; the helper's handle is put in `helper`.
 fn with_linked_helper(lab: &Lab, id: &str, helper: Arc<Mutex<Option<ActorRef<Cmd>>>>) -> ChildSpec {
-    let worker = |name: &str| Worker {
-        name: name.to_owned(),
-        journal: lab.journal.clone(),
-        knobs: lab.knobs(name),
-    };
-    let (child, extra) = (worker(id), worker("helper"));
+    let (child, extra) = (lab.actor(id), lab.actor("helper"));
     ChildSpec::new(id, move |ctx| {
         let (child, extra, helper) = (child.clone(), extra.clone(), Arc::clone(&helper));
         async move {
@@ -158,11 +153,7 @@ async fn exit_of_a_linked_actor_that_is_not_a_child_is_ignored() {
 #[tokio::test(start_paused = true)]
 async fn child_started_without_a_link_is_still_supervised() {
     let lab = Lab::new();
-    let worker = Worker {
-        name: "a".into(),
-        journal: lab.journal.clone(),
-        knobs: lab.knobs("a"),
-    };
+    let worker = lab.actor("a");
     // The start function forgets `spawn_linked`.
     let forgetful = ChildSpec::new("a", move |_ctx| {
         let worker = worker.clone();
@@ -177,4 +168,40 @@ async fn child_started_without_a_link_is_still_supervised() {
     assert!(will_restart);
     expect_restart(&mut events, "root/a").await;
     assert_eq!(lab.journal.entries(), ["start a", "start a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn child_that_died_before_its_supervisor_linked_it_is_restarted() {
+    let lab = Lab::new();
+    let worker = lab.actor("a");
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // The start function forgets `spawn_linked`, and the first time its
+    // actor is already dead when the supervisor gets it.
+    let forgetful = ChildSpec::new("a", move |_ctx| {
+        let (worker, first) = (worker.clone(), Arc::clone(&first));
+        async move {
+            let (actor, _) = Actor::spawn(None, worker, ()).await?;
+            if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                actor.stop(None);
+                actor.get_cell().wait(Some(WAIT)).await.expect("stopped in time");
+            }
+            Ok(StartOutcome::Started(actor.get_cell()))
+        }
+    });
+    // Subscribed before the start: the exit is reported while it boots.
+    let bus = EventBus::new();
+    let mut events = bus.subscribe();
+    let sup = start(SupervisorSpec::new("root").events(bus).child(forgetful)).await;
+    let exited = expect_at(&mut events, "root/a", |kind| {
+        matches!(kind, HealingEventKind::ChildExited { .. })
+    })
+    .await;
+    let HealingEventKind::ChildExited { reason, will_restart } = exited else {
+        unreachable!("matched above");
+    };
+    assert!(will_restart);
+    assert!(!reason.is_normal(), "its true reason is lost: {reason:?}");
+    expect_restart(&mut events, "root/a").await;
+    assert_eq!(statuses(&sup).await, rows(&[("a", ChildStatus::Running)]));
+    assert_eq!(lab.journal.entries(), ["start a", "stop a", "start a"]);
 }

@@ -12,7 +12,7 @@ use hale_core::{
     ChildSpec, EventStream, ExitReason, HealingEvent, HealingEventKind, NodeHealth, NodeState, Probe,
     Restart, RestartBackoff, Strategy, Supervisor, SupervisorRef, SupervisorSpec, Watch,
 };
-use support::{Cmd, Lab, WAIT, Worker, expect_event, expect_restart, tell};
+use support::{Cmd, Lab, WAIT, expect_event, expect_restart, tell};
 use tokio::time::Instant;
 
 /// Collects events until one matches `last` (inclusive).
@@ -50,12 +50,7 @@ fn goes_quiet(id: &str, beats: u32, every: Duration) -> ChildSpec {
 }
 
 fn watched_worker(lab: &Lab, id: &str, watch: Watch) -> ChildSpec {
-    let worker = Worker {
-        name: id.to_owned(),
-        journal: lab.journal.clone(),
-        knobs: lab.knobs(id),
-    };
-    ChildSpec::actor(id, worker, ()).watch(watch)
+    ChildSpec::actor(id, lab.actor(id), ()).watch(watch)
 }
 
 /// A root supervisor with one watched worker.

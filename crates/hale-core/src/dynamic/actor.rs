@@ -89,7 +89,7 @@ impl Actor for DynamicActor {
             }
             DynamicMsg::RetryRestart(handle) => state.retry(handle).await,
             DynamicMsg::DelayedRestart(handle, generation) => state.delayed_restart(handle, generation).await,
-            DynamicMsg::ChildStuck(actor) => state.on_exit(actor, ExitReason::Hung).await,
+            DynamicMsg::ChildGone(actor, reason) => state.on_exit(actor, reason).await,
         };
         finish(flow, state);
         Ok(())

@@ -52,8 +52,9 @@ pub(crate) enum DynamicMsg {
     RetryRestart(DynamicChildId),
     /// A backoff delay is up for this child, scheduled at this generation.
     DelayedRestart(DynamicChildId, u64),
-    /// The watchdog gave up on a hung child that would not die.
-    ChildStuck(ActorId),
+    /// A child exited in a way ractor will not report (see
+    /// [`ExitNotice`](crate::watchdog::ExitNotice)).
+    ChildGone(ActorId, ExitReason),
 }
 
 /// One row of a dynamic supervisor's `which_children`.
@@ -96,7 +97,7 @@ impl DynamicState {
         watchdog: Watchdog,
         exit: Arc<ExitSlot>,
     ) -> Self {
-        let host = Host::new(&myself, events, watchdog, DynamicMsg::ChildStuck);
+        let host = Host::new(&myself, events, watchdog, DynamicMsg::ChildGone);
         Self {
             myself,
             path,

@@ -126,8 +126,11 @@ impl fmt::Debug for StartContext {
 }
 
 impl StartContext {
-    /// The supervisor: link the new actor to it (`spawn_linked`), or its exits
-    /// are never seen.
+    /// The supervisor: link the new actor to it (`spawn_linked`). The
+    /// supervisor links what it gets back anyway, and reports a child that
+    /// died before that link as exited abnormally (its own reason is lost),
+    /// so an unlinked spawn is rescued; but only a linked spawn reports an
+    /// early exit with its true reason and no race.
     pub fn supervisor(&self) -> &ActorCell {
         &self.supervisor
     }

@@ -108,7 +108,7 @@ impl Actor for SupervisorActor {
             }
             SupervisorMsg::RetryRestart(id) => state.retry(&id).await,
             SupervisorMsg::DelayedRestart(id, generation) => state.delayed_restart(&id, generation).await,
-            SupervisorMsg::ChildStuck(actor) => state.on_exit(actor, ExitReason::Hung).await,
+            SupervisorMsg::ChildGone(actor, reason) => state.on_exit(actor, reason).await,
         };
         finish(flow, state);
         Ok(())

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ractor::{ActorCell, ActorId};
+use ractor::{ActorCell, ActorId, ActorStatus};
 use tokio::time::Instant;
 
 use crate::backoff::BackoffState;
@@ -14,7 +14,12 @@ use crate::path::ChildPath;
 use crate::shutdown::{KILL_CONFIRM_TIMEOUT, stop_child};
 use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
 use crate::supervisor::messages::{ChildInfo, ChildStatus};
-use crate::watchdog::{BeatMode, Heartbeat, Registration, StuckNotice, Watch, Watchdog};
+use crate::watchdog::{BeatMode, ExitNotice, Heartbeat, Registration, Watch, Watchdog};
+
+/// The reason given to a child that died before its supervisor could link
+/// it (a start function that spawned it unlinked): its true reason is lost,
+/// so it counts as abnormal.
+pub(crate) const EXITED_BEFORE_LINK: &str = "exited before its supervisor could link it";
 
 /// What a supervisor lends the children it starts.
 #[derive(Clone)]
@@ -23,27 +28,27 @@ pub(crate) struct Host {
     pub(crate) supervisor: ActorCell,
     pub(crate) events: EventBus,
     pub(crate) watchdog: Watchdog,
-    /// How the watchdog tells this supervisor a child is stuck.
-    pub(crate) on_stuck: StuckNotice,
+    /// Tells this supervisor of a child's exit that ractor will not report.
+    pub(crate) exit_notice: ExitNotice,
 }
 
 impl Host {
-    /// What the supervisor `myself` lends its children; `stuck` builds the
-    /// message that tells it a child is stuck.
+    /// What the supervisor `myself` lends its children; `gone` builds the
+    /// message that tells it of an exit ractor will not report.
     pub(crate) fn new<M: ractor::Message>(
         myself: &ractor::ActorRef<M>,
         events: EventBus,
         watchdog: Watchdog,
-        stuck: fn(ActorId) -> M,
+        gone: fn(ActorId, ExitReason) -> M,
     ) -> Self {
         let notify = myself.clone();
         Self {
             supervisor: myself.get_cell(),
             events,
             watchdog,
-            on_stuck: std::sync::Arc::new(move |actor| {
+            exit_notice: std::sync::Arc::new(move |actor, reason| {
                 // Fails only once the supervisor is gone, with its children.
-                let _ = notify.send_message(stuck(actor));
+                let _ = notify.send_message(gone(actor, reason));
             }),
         }
     }
@@ -164,6 +169,15 @@ impl Child {
                 // A no-op for actors spawned linked, as the contract asks; it
                 // rescues start functions that forgot to link.
                 actor.link(host.supervisor.clone());
+                if actor.get_status() == ActorStatus::Stopped {
+                    // It died before the link existed, so no exit will be
+                    // reported: report one. (A linked child that is Stopped
+                    // here reported its exit already, on the supervision
+                    // port, which the supervisor reads first; this notice
+                    // then finds it gone and is ignored.)
+                    let reason = ExitReason::Other(EXITED_BEFORE_LINK.to_owned());
+                    (host.exit_notice)(actor.get_id(), reason);
+                }
                 self.set(Slot::Running(actor.clone()));
                 self.started_at = Instant::now();
                 if let Some(watch) = &self.spec.watch {
@@ -172,7 +186,7 @@ impl Child {
                         actor: actor.clone(),
                         heartbeat: heartbeat.clone(),
                         watch: Watch::clone(watch),
-                        on_stuck: host.on_stuck.clone(),
+                        on_stuck: host.exit_notice.clone(),
                     });
                     self.watching = Some((host.watchdog.clone(), id));
                 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::child_ref::Subscription;
 use crate::error::ChildError;
+use crate::exit::ExitReason;
 use crate::health::NodeHealth;
 use crate::spec::{ChildKind, ChildSpec, Restart};
 use crate::supervisor::SupervisorRef;
@@ -29,9 +30,10 @@ pub(crate) enum SupervisorMsg {
     /// A backoff delay is up for the child with this id, scheduled when the
     /// child's generation was this.
     DelayedRestart(String, u64),
-    /// The watchdog gave up on a hung child that would not die: treat it as
-    /// exited with reason `hung`.
-    ChildStuck(ActorId),
+    /// A child exited in a way ractor will not report: treat it as exited
+    /// with this reason (`hung` when the watchdog gave up on a child that
+    /// would not die; see [`ExitNotice`](crate::watchdog::ExitNotice)).
+    ChildGone(ActorId, ExitReason),
 }
 
 /// A successful `start_child` or `restart_child`.

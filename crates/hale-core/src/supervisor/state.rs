@@ -62,7 +62,7 @@ impl SupervisorState {
         watchdog: Watchdog,
         exit: Arc<ExitSlot>,
     ) -> Self {
-        let host = Host::new(&myself, events, watchdog, SupervisorMsg::ChildStuck);
+        let host = Host::new(&myself, events, watchdog, SupervisorMsg::ChildGone);
         let children = children
             .into_iter()
             .map(|spec| {

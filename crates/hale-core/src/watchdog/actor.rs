@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::events::{EventBus, HealingEventKind};
-use crate::exit::HUNG;
+use crate::exit::{ExitReason, HUNG};
 use crate::path::ChildPath;
 use crate::watchdog::coarse::{CoarseClock, CoarseTicks};
 use crate::watchdog::due::{Due, DueBuckets};
@@ -30,9 +30,10 @@ use crate::watchdog::heartbeat::{Heartbeat, duration_ms};
 use crate::watchdog::spec::{BeatMode, Watch};
 use crate::watchdog::{WatchdogStats, run_probe};
 
-/// Tells a supervisor that a child it supervises is stuck: treat it as
-/// exited with reason `hung`.
-pub(crate) type StuckNotice = Arc<dyn Fn(ActorId) + Send + Sync>;
+/// Tells a supervisor that a child it supervises exited in a way ractor will
+/// not report to it: a hung child that even a kill could not end (reason
+/// `hung`), or one that died before its supervisor could link it.
+pub(crate) type ExitNotice = Arc<dyn Fn(ActorId, ExitReason) + Send + Sync>;
 
 /// One watched incarnation of a child.
 pub(crate) struct Registration {
@@ -40,7 +41,7 @@ pub(crate) struct Registration {
     pub(crate) actor: ActorCell,
     pub(crate) heartbeat: Heartbeat,
     pub(crate) watch: Watch,
-    pub(crate) on_stuck: StuckNotice,
+    pub(crate) on_stuck: ExitNotice,
 }
 
 pub(crate) enum WatchdogMsg {
@@ -294,7 +295,7 @@ impl WatchdogState {
             }
             let stuck_total = stats.record_stuck();
             events.emit(&path, HealingEventKind::StuckTask { stuck_total });
-            on_stuck(actor.get_id());
+            on_stuck(actor.get_id(), ExitReason::Hung);
         });
     }
 

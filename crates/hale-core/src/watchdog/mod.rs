@@ -68,7 +68,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::EventBus;
 use actor::WatchdogActor;
-pub(crate) use actor::{Registration, StuckNotice, WatchdogMsg};
+pub(crate) use actor::{ExitNotice, Registration, WatchdogMsg};
 pub(crate) use coarse::CoarseClock;
 pub use heartbeat::Heartbeat;
 pub(crate) use heartbeat::duration_ms;

@@ -161,13 +161,19 @@ impl Lab {
             .clone()
     }
 
-    /// A permanent worker spec with id `id`, honouring its knobs.
-    pub fn worker(&self, id: &str) -> ChildSpec {
-        let worker = Worker {
+    /// The bare worker actor named `id`, writing to this lab's journal, for
+    /// tests that build their own start functions around it.
+    pub fn actor(&self, id: &str) -> Worker {
+        Worker {
             name: id.to_owned(),
             journal: self.journal.clone(),
             knobs: self.knobs(id),
-        };
+        }
+    }
+
+    /// A permanent worker spec with id `id`, honouring its knobs.
+    pub fn worker(&self, id: &str) -> ChildSpec {
+        let worker = self.actor(id);
         ChildSpec::new(id, move |ctx| {
             let worker = worker.clone();
             async move {
