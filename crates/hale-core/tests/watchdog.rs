@@ -497,8 +497,13 @@ async fn the_health_snapshot_round_trips_through_json() {
 }
 
 /// An actor whose handler blocks its thread until the test releases it.
-#[derive(Clone)]
-struct Blocker;
+/// With a gate, its first incarnation holds in `post_start` until the test
+/// opens it: ractor then reports the start to the supervisor and takes the
+/// first message in the same poll of the actor's task.
+#[derive(Clone, Default)]
+struct Blocker {
+    gate: Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>>,
+}
 
 impl ractor::Actor for Blocker {
     type Msg = std::sync::mpsc::Receiver<()>;
@@ -513,6 +518,18 @@ impl ractor::Actor for Blocker {
         Ok(())
     }
 
+    async fn post_start(
+        &self,
+        _: ractor::ActorRef<Self::Msg>,
+        _: &mut (),
+    ) -> Result<(), ractor::ActorProcessingErr> {
+        let gate = self.gate.lock().unwrap().take();
+        if let Some(gate) = gate {
+            let _ = gate.await;
+        }
+        Ok(())
+    }
+
     async fn handle(
         &self,
         _: ractor::ActorRef<Self::Msg>,
@@ -524,26 +541,25 @@ impl ractor::Actor for Blocker {
     }
 }
 
-/// The kill cannot land in a handler that never yields: the watchdog counts
-/// the actor stuck and its supervisor replaces it anyway. Real time, as above.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_actor_blocked_in_its_handler_is_replaced_although_the_kill_cannot_land() {
+/// A supervisor with one `Blocker`, watched per message, that the
+/// watchdog gives up on quickly.
+async fn start_blocker(blocker: Blocker) -> SupervisorRef {
     let watch = Watch::per_message(Duration::from_millis(100))
         .grace(Duration::from_millis(50))
         .kill_wait(Duration::from_millis(100));
-    let sup = Supervisor::start(
+    Supervisor::start(
         SupervisorSpec::new("root")
             .intensity(100)
-            .child(ChildSpec::actor("blocker", Blocker, ()).watch(watch)),
+            .child(ChildSpec::actor("blocker", blocker, ()).watch(watch)),
     )
     .await
-    .unwrap();
-    let mut events = sup.subscribe();
-    let blocker = sup.child_ref("blocker").await.unwrap();
-    let first = blocker.current().unwrap().get_id();
-    let (release, blocked) = std::sync::mpsc::channel();
-    blocker.send(blocked).unwrap();
-    let seen = events_until(&mut events, |e| {
+    .unwrap()
+}
+
+/// Waits until the blocker has been replaced after a kill that could not
+/// land, and checks that it was counted stuck.
+async fn expect_blocker_replaced(sup: &SupervisorRef, events: &mut EventStream, first: ractor::ActorId) {
+    let seen = events_until(events, |e| {
         matches!(e.kind, HealingEventKind::ChildRestarted { .. })
     })
     .await;
@@ -553,7 +569,49 @@ async fn an_actor_blocked_in_its_handler_is_replaced_although_the_kill_cannot_la
         kinds.contains(&&HealingEventKind::StuckTask { stuck_total: 1 }),
         "{kinds:#?}"
     );
+    let blocker = sup
+        .child_ref::<std::sync::mpsc::Receiver<()>>("blocker")
+        .await
+        .unwrap();
     assert_ne!(blocker.current().unwrap().get_id(), first);
+}
+
+/// The kill cannot land in a handler that never yields: the watchdog counts
+/// the actor stuck and its supervisor replaces it anyway. Real time, as above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_blocked_in_its_handler_is_replaced_although_the_kill_cannot_land() {
+    let sup = start_blocker(Blocker::default()).await;
+    let mut events = sup.subscribe();
+    let blocker = sup.child_ref("blocker").await.unwrap();
+    let first = blocker.current().unwrap().get_id();
+    let (release, blocked) = std::sync::mpsc::channel();
+    blocker.send(blocked).unwrap();
+    expect_blocker_replaced(&sup, &mut events, first).await;
+    release.send(()).unwrap();
+    sup.stop(WAIT).await;
+}
+
+/// ractor reports a start to the supervisor (waking it) and then takes the
+/// first message in the same poll; if that message blocks the thread, tokio
+/// cannot hand the woken supervisor to another worker (tokio#4941). A
+/// watched actor's first message therefore first lets the woken task run.
+/// Real time, as above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_that_blocks_on_its_first_message_does_not_starve_its_supervisor() {
+    let (open, gate) = tokio::sync::oneshot::channel();
+    let blocker = Blocker {
+        gate: Arc::new(std::sync::Mutex::new(Some(gate))),
+    };
+    let sup = start_blocker(blocker).await;
+    let mut events = sup.subscribe();
+    let blocker = sup.child_ref("blocker").await.unwrap();
+    let first = blocker.current().unwrap().get_id();
+    let (release, blocked) = std::sync::mpsc::channel();
+    // Queued before the start is reported: the same poll reports the start
+    // and blocks in the handler.
+    blocker.send(blocked).unwrap();
+    open.send(()).unwrap();
+    expect_blocker_replaced(&sup, &mut events, first).await;
     release.send(()).unwrap();
     sup.stop(WAIT).await;
 }

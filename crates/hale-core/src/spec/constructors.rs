@@ -56,10 +56,7 @@ impl ChildSpec {
             let args = args.clone();
             async move {
                 let child = if ctx.per_message {
-                    let watched = PerMessage {
-                        inner: actor,
-                        heartbeat: ctx.heartbeat,
-                    };
+                    let watched = PerMessage::new(actor, ctx.heartbeat);
                     Actor::spawn_linked(None, watched, args, ctx.supervisor)
                         .await?
                         .0

@@ -18,12 +18,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::events::{EventBus, HealingEventKind};
 use crate::exit::{ExitReason, HUNG};
 use crate::path::ChildPath;
+use crate::watchdog::alarm::Alarm;
 use crate::watchdog::coarse::{CoarseClock, CoarseTicks};
 use crate::watchdog::due::{Due, DueBuckets};
 use crate::watchdog::heartbeat::{Heartbeat, duration_ms};
@@ -64,12 +64,11 @@ struct Entry {
 }
 
 pub(crate) struct WatchdogState {
-    myself: ActorRef<WatchdogMsg>,
     events: EventBus,
     stats: Arc<WatchdogStats>,
     watched: HashMap<u64, Registration>,
     due: DueBuckets<Entry>,
-    tick: Option<(Instant, JoinHandle<()>)>,
+    alarm: Alarm,
     ticks: CoarseTicks,
     /// The timeouts of the children watched per message, with how many
     /// have each: the shortest sets how often the coarse clock moves.
@@ -91,12 +90,11 @@ impl Actor for WatchdogActor {
         (events, stats, clock): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(WatchdogState {
-            myself,
+            alarm: Alarm::new(myself),
             events,
             stats,
             watched: HashMap::new(),
             due: DueBuckets::new(Instant::now()),
-            tick: None,
             ticks: CoarseTicks::new(clock),
             per_message: BTreeMap::new(),
         })
@@ -114,22 +112,11 @@ impl Actor for WatchdogActor {
                 state.forget(id);
             }
             WatchdogMsg::Tick => {
-                state.tick = None;
+                state.alarm.fired();
                 state.check_due();
             }
         }
         state.schedule_tick();
-        Ok(())
-    }
-
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<WatchdogMsg>,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        if let Some((_, timer)) = state.tick.take() {
-            timer.abort();
-        }
         Ok(())
     }
 }
@@ -299,26 +286,11 @@ impl WatchdogState {
         });
     }
 
-    /// Keeps one timer armed for the earliest due entry.
+    /// Keeps the alarm set for the earliest due entry.
     fn schedule_tick(&mut self) {
         let coarse = self.coarse_step().map(|step| self.ticks.last_advance() + step);
-        let Some(next) = [self.due.next_at(), coarse].into_iter().flatten().min() else {
-            return;
-        };
-        if let Some((armed_for, _)) = &self.tick
-            && *armed_for <= next
-        {
-            return;
+        if let Some(next) = [self.due.next_at(), coarse].into_iter().flatten().min() {
+            self.alarm.set(next);
         }
-        if let Some((_, timer)) = self.tick.take() {
-            timer.abort();
-        }
-        let myself = self.myself.clone();
-        let timer = tokio::spawn(async move {
-            tokio::time::sleep_until(next).await;
-            // Fails only while the watchdog is stopping.
-            let _ = myself.send_message(WatchdogMsg::Tick);
-        });
-        self.tick = Some((next, timer));
     }
 }

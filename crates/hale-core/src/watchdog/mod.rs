@@ -52,6 +52,7 @@
 //! ```
 
 mod actor;
+mod alarm;
 mod coarse;
 mod due;
 mod heartbeat;
