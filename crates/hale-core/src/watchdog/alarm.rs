@@ -1,24 +1,29 @@
 //! What wakes the watchdog when its next entry comes due.
 //!
-//! The natural choice is a tokio timer, and on a current-thread runtime (and
-//! under tokio's paused clock) it is the only one. On a multi-thread runtime
-//! it is not enough, because of the very children the watchdog is there for:
-//! tokio's timers fire only while an idle worker parks *on the driver*. When
-//! the worker that held the driver wakes to run a child that then blocks its
-//! thread in synchronous code, the other workers may all be parked on a plain
-//! condition variable, and nothing polls the driver again: every timer in the
-//! runtime, the watchdog's included, stops until the blocked child returns.
-//! A thread of its own keeps the watchdog's time. When it sends the watchdog
-//! its tick from outside the runtime, tokio wakes a parked worker to run it,
-//! and once that worker is idle again it takes the driver, so the other
-//! timers (the grace period, the kill wait) run again too.
+//! A tokio timer does, and on a current-thread runtime (and under tokio's
+//! paused clock) that is all. On a multi-thread runtime it is not enough,
+//! because of the very children the watchdog is there for: tokio's timers
+//! fire only while an idle worker parks *on the driver*. When the worker
+//! that held the driver wakes to run a child that then blocks its thread in
+//! synchronous code, the other workers may all be parked on a plain
+//! condition variable, and nothing polls the driver again: every timer in
+//! the runtime, the watchdog's included, stops until the blocked child
+//! returns.
+//!
+//! So on a multi-thread runtime a thread of the watchdog's own stands
+//! behind the timer as a backstop. It does not tick in the timer's place
+//! (that would cost a thread wake-up and a cross-thread wake per tick). It
+//! wakes about once per [`BACKSTOP_SLACK`] while a deadline is armed, and
+//! sends a tick only when the armed deadline is that much overdue. Sent from
+//! outside the runtime, that tick makes tokio wake a parked worker to run
+//! the watchdog. Once that worker is idle again it takes the driver, so the
+//! timers that follow (the grace and kill waits) fire again too.
 //!
 //! The thread is spawned on the first deadline, so a tree that watches
-//! nothing has none. It sleeps on a condition variable, costs nothing while
-//! idle, and ends with the watchdog.
+//! nothing has none. It ends with the watchdog.
 
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Instant as StdInstant;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant as StdInstant};
 
 use ractor::ActorRef;
 use tokio::runtime::{Handle, RuntimeFlavor};
@@ -27,126 +32,148 @@ use tokio::time::Instant;
 
 use crate::watchdog::actor::WatchdogMsg;
 
-/// Sends the watchdog a `Tick` no later than the earliest time it was set
-/// for. A tick may come early (a stale one, say); the watchdog checks what
-/// is due and sets the alarm again.
+/// How late a tick may be before the backstop sends one: the most a stalled
+/// timer adds to finding a hang, and the backstop's wake-up period.
+pub(crate) const BACKSTOP_SLACK: Duration = Duration::from_millis(10);
+
+/// Sends the watchdog a `Tick` at the earliest time it was set for (or, if
+/// the runtime's timers have stalled, [`BACKSTOP_SLACK`] after it). A tick
+/// may come early or twice; the watchdog checks what is due and sets the
+/// alarm again.
 pub(crate) struct Alarm {
     watchdog: ActorRef<WatchdogMsg>,
-    kind: AlarmKind,
+    timer: Option<(Instant, JoinHandle<()>)>,
+    backstop: Backstop,
 }
 
-enum AlarmKind {
-    /// A timer task, re-spawned for every earlier deadline.
-    Task(Option<(Instant, JoinHandle<()>)>),
-    /// Not spawned yet: a thread will be, on the first deadline.
-    ThreadPending,
-    /// A thread of the watchdog's own.
-    Thread(Arc<AlarmClock>),
+enum Backstop {
+    /// A current-thread runtime: if its one thread blocks, nothing runs.
+    Unneeded,
+    /// Not spawned yet: it will be on the first deadline.
+    Pending,
+    Running(Arc<BackstopClock>),
 }
 
 impl Alarm {
-    /// An alarm for `watchdog`, of the kind its runtime needs.
+    /// An alarm for `watchdog`, with a backstop if its runtime needs one.
     pub(crate) fn new(watchdog: ActorRef<WatchdogMsg>) -> Self {
         let multi_thread = Handle::try_current()
             .map(|runtime| runtime.runtime_flavor() == RuntimeFlavor::MultiThread)
             .unwrap_or(false);
-        let kind = if multi_thread {
-            AlarmKind::ThreadPending
-        } else {
-            AlarmKind::Task(None)
-        };
-        Self { watchdog, kind }
+        Self {
+            watchdog,
+            timer: None,
+            backstop: if multi_thread {
+                Backstop::Pending
+            } else {
+                Backstop::Unneeded
+            },
+        }
     }
 
-    /// Makes sure a tick comes no later than `at`.
+    /// Makes sure a tick comes at `at` (or earlier).
     pub(crate) fn set(&mut self, at: Instant) {
-        if matches!(self.kind, AlarmKind::ThreadPending) {
-            self.kind = match AlarmClock::spawn(self.watchdog.clone()) {
-                Ok(clock) => AlarmKind::Thread(clock),
+        self.guard(at);
+        if let Some((armed_for, _)) = &self.timer
+            && *armed_for <= at
+        {
+            return;
+        }
+        if let Some((_, timer)) = self.timer.take() {
+            timer.abort();
+        }
+        let watchdog = self.watchdog.clone();
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            // Fails only while the watchdog is stopping.
+            let _ = watchdog.send_message(WatchdogMsg::Tick);
+        });
+        self.timer = Some((at, timer));
+    }
+
+    /// A tick arrived: whatever was armed has fired (or will, harmlessly).
+    pub(crate) fn fired(&mut self) {
+        self.timer = None;
+        if let Backstop::Running(clock) = &self.backstop {
+            clock.disarm();
+        }
+    }
+
+    /// Has the backstop watch for `at` too.
+    fn guard(&mut self, at: Instant) {
+        if matches!(self.backstop, Backstop::Pending) {
+            self.backstop = match BackstopClock::spawn(self.watchdog.clone()) {
+                Ok(clock) => Backstop::Running(clock),
                 Err(error) => {
-                    tracing::warn!(target: "hale::watchdog", %error, "no alarm thread; the watchdog's ticks use a tokio timer");
-                    AlarmKind::Task(None)
+                    tracing::warn!(target: "hale::watchdog", %error, "no backstop thread: a worker blocked in a child can stall the watchdog's timer");
+                    Backstop::Unneeded
                 }
             };
         }
-        match &mut self.kind {
-            AlarmKind::Thread(clock) => clock.set(at.into_std()),
-            AlarmKind::Task(armed) => {
-                if let Some((armed_for, _)) = armed
-                    && *armed_for <= at
-                {
-                    return;
-                }
-                if let Some((_, timer)) = armed.take() {
-                    timer.abort();
-                }
-                let watchdog = self.watchdog.clone();
-                let timer = tokio::spawn(async move {
-                    tokio::time::sleep_until(at).await;
-                    // Fails only while the watchdog is stopping.
-                    let _ = watchdog.send_message(WatchdogMsg::Tick);
-                });
-                *armed = Some((at, timer));
-            }
-            AlarmKind::ThreadPending => {}
-        }
-    }
-
-    /// A tick arrived: whatever was armed has fired (or will harmlessly).
-    pub(crate) fn fired(&mut self) {
-        if let AlarmKind::Task(armed) = &mut self.kind {
-            *armed = None;
+        if let Backstop::Running(clock) = &self.backstop {
+            clock.arm(at.into_std());
         }
     }
 }
 
 impl Drop for Alarm {
     fn drop(&mut self) {
-        match &mut self.kind {
-            AlarmKind::Task(armed) => {
-                if let Some((_, timer)) = armed.take() {
-                    timer.abort();
-                }
-            }
-            AlarmKind::Thread(clock) => clock.close(),
-            AlarmKind::ThreadPending => {}
+        if let Some((_, timer)) = self.timer.take() {
+            timer.abort();
+        }
+        if let Backstop::Running(clock) = &self.backstop {
+            clock.close();
         }
     }
 }
 
-/// The state an alarm thread shares with its watchdog.
-struct AlarmClock {
-    next: Mutex<Next>,
+/// What the backstop thread shares with its watchdog.
+struct BackstopClock {
+    state: Mutex<BackstopState>,
     changed: Condvar,
 }
 
 #[derive(Default)]
-struct Next {
-    at: Option<StdInstant>,
+struct BackstopState {
+    /// The earliest deadline armed and not yet ticked for.
+    due: Option<StdInstant>,
+    /// Until when the thread sleeps (`None`: until told), so that arming
+    /// wakes it only when it would otherwise look too late.
+    sleeping_until: Option<StdInstant>,
     closed: bool,
 }
 
-impl AlarmClock {
+impl BackstopClock {
     fn spawn(watchdog: ActorRef<WatchdogMsg>) -> std::io::Result<Arc<Self>> {
         let clock = Arc::new(Self {
-            next: Mutex::new(Next::default()),
+            state: Mutex::new(BackstopState::default()),
             changed: Condvar::new(),
         });
         let shared = Arc::clone(&clock);
         std::thread::Builder::new()
-            .name("hale-watchdog-alarm".to_owned())
+            .name("hale-watchdog-backstop".to_owned())
             // It only waits and sends: a small stack is plenty.
             .stack_size(64 * 1024)
             .spawn(move || shared.run(&watchdog))?;
         Ok(clock)
     }
 
-    fn set(&self, at: StdInstant) {
-        let mut next = self.lock();
-        if next.at.is_none_or(|armed| at < armed) {
-            next.at = Some(at);
+    fn arm(&self, at: StdInstant) {
+        let mut state = self.lock();
+        if state.due.is_some_and(|due| due <= at) {
+            return;
+        }
+        state.due = Some(at);
+        if state
+            .sleeping_until
+            .is_none_or(|until| at + BACKSTOP_SLACK < until)
+        {
             self.changed.notify_one();
         }
+    }
+
+    fn disarm(&self) {
+        self.lock().due = None;
     }
 
     fn close(&self) {
@@ -154,51 +181,56 @@ impl AlarmClock {
         self.changed.notify_one();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Next> {
+    fn lock(&self) -> MutexGuard<'_, BackstopState> {
         // The guarded state stays valid whatever panicked while holding it.
-        self.next.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The thread's loop: wait for the armed time, tick, repeat.
+    /// The thread's loop: sleep until the armed deadline is overdue by the
+    /// slack; if it still is then, tick.
     fn run(&self, watchdog: &ActorRef<WatchdogMsg>) {
-        let mut next = self.lock();
+        let mut state = self.lock();
         loop {
-            if next.closed {
+            if state.closed {
                 return;
             }
-            let Some(at) = next.at else {
-                next = self.changed.wait(next).unwrap_or_else(PoisonError::into_inner);
+            let Some(due) = state.due else {
+                state.sleeping_until = None;
+                state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
                 continue;
             };
+            let overdue_at = due + BACKSTOP_SLACK;
             let now = StdInstant::now();
-            if now < at {
-                next = self
+            if now < overdue_at {
+                state.sleeping_until = Some(overdue_at);
+                state = self
                     .changed
-                    .wait_timeout(next, at - now)
+                    .wait_timeout(state, overdue_at - now)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
                 continue;
             }
-            next.at = None;
-            drop(next);
+            // The runtime's timer did not tick in time: tick from here.
+            state.due = None;
+            drop(state);
             if watchdog.send_message(WatchdogMsg::Tick).is_err() {
                 // The watchdog is gone.
                 return;
             }
-            next = self.lock();
+            state = self.lock();
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, Instant as StdInstant};
 
     use ractor::{Actor, ActorProcessingErr, ActorRef};
     use tokio::sync::mpsc;
     use tokio::time::Instant;
 
-    use super::{Alarm, AlarmKind};
+    use super::{Alarm, BACKSTOP_SLACK, Backstop, BackstopClock};
     use crate::watchdog::actor::WatchdogMsg;
 
     /// Stands in for the watchdog: reports when each tick arrives.
@@ -239,16 +271,16 @@ mod tests {
     const BOUND: Duration = Duration::from_secs(10);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn on_a_multi_thread_runtime_a_thread_ticks_at_the_earliest_time_set() {
+    async fn on_a_multi_thread_runtime_the_timer_ticks_with_a_backstop_behind_it() {
         let (watchdog, mut ticks) = counter().await;
         let mut alarm = Alarm::new(watchdog.clone());
         assert!(
-            matches!(alarm.kind, AlarmKind::ThreadPending),
+            matches!(alarm.backstop, Backstop::Pending),
             "no thread before a deadline"
         );
         let start = Instant::now();
         alarm.set(start + Duration::from_secs(5));
-        assert!(matches!(alarm.kind, AlarmKind::Thread(_)));
+        assert!(matches!(alarm.backstop, Backstop::Running(_)));
         // An earlier deadline moves the tick forward; a later one does not
         // push it back.
         alarm.set(start + Duration::from_millis(30));
@@ -256,10 +288,37 @@ mod tests {
         let first = tokio::time::timeout(BOUND, ticks.recv()).await.unwrap().unwrap();
         assert!(first >= start + Duration::from_millis(30));
         assert!(first < start + Duration::from_secs(5), "{:?}", first - start);
-        // Once fired it is disarmed: the next set arms it again.
+        alarm.fired();
         alarm.set(Instant::now() + Duration::from_millis(10));
         tokio::time::timeout(BOUND, ticks.recv()).await.unwrap().unwrap();
         drop(alarm);
+        watchdog.stop(None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_backstop_ticks_when_a_deadline_goes_overdue() {
+        let (watchdog, mut ticks) = counter().await;
+        let clock = BackstopClock::spawn(watchdog.clone()).unwrap();
+        let start = Instant::now();
+        // Armed and never disarmed, as when the runtime's timer has stalled.
+        clock.arm((start + Duration::from_millis(20)).into_std());
+        let tick = tokio::time::timeout(BOUND, ticks.recv()).await.unwrap().unwrap();
+        assert!(tick >= start + Duration::from_millis(20) + BACKSTOP_SLACK);
+        clock.close();
+        watchdog.stop(None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_backstop_stays_quiet_while_ticks_come_in_time() {
+        let (watchdog, mut ticks) = counter().await;
+        let clock = BackstopClock::spawn(watchdog.clone()).unwrap();
+        clock.arm(StdInstant::now() + Duration::from_millis(20));
+        // The timer's tick was handled well before the deadline was overdue.
+        clock.disarm();
+        // Past the deadline and its slack, with room for a late thread.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(ticks.try_recv().is_err());
+        clock.close();
         watchdog.stop(None);
     }
 
@@ -269,14 +328,14 @@ mod tests {
         let mut alarm = Alarm::new(watchdog.clone());
         alarm.set(Instant::now() + Duration::from_millis(50));
         drop(alarm);
-        // Past its time, with room for a late thread.
+        // Past its time and the backstop's slack, with room for a late thread.
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(ticks.try_recv().is_err());
         watchdog.stop(None);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn on_a_current_thread_runtime_a_tokio_timer_ticks_on_its_clock() {
+    async fn on_a_current_thread_runtime_the_timer_alone_ticks_on_its_clock() {
         let (watchdog, mut ticks) = counter().await;
         let mut alarm = Alarm::new(watchdog.clone());
         let start = Instant::now();
@@ -287,7 +346,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(first, start + Duration::from_secs(5));
-        assert!(matches!(alarm.kind, AlarmKind::Task(_)));
+        assert!(matches!(alarm.backstop, Backstop::Unneeded));
         watchdog.stop(None);
     }
 }
