@@ -186,7 +186,7 @@ impl Child {
                         actor: actor.clone(),
                         heartbeat: heartbeat.clone(),
                         watch: Watch::clone(watch),
-                        on_stuck: host.exit_notice.clone(),
+                        exit_notice: host.exit_notice.clone(),
                     });
                     self.watching = Some((host.watchdog.clone(), id));
                 }

@@ -41,7 +41,7 @@ pub(crate) struct Registration {
     pub(crate) actor: ActorCell,
     pub(crate) heartbeat: Heartbeat,
     pub(crate) watch: Watch,
-    pub(crate) on_stuck: ExitNotice,
+    pub(crate) exit_notice: ExitNotice,
 }
 
 pub(crate) enum WatchdogMsg {
@@ -249,7 +249,7 @@ impl WatchdogState {
             actor,
             heartbeat,
             watch,
-            on_stuck,
+            exit_notice,
         } = registration;
         heartbeat.mark_hung();
         self.stats.hung.fetch_add(1, Ordering::Relaxed);
@@ -282,7 +282,7 @@ impl WatchdogState {
             }
             let stuck_total = stats.record_stuck();
             events.emit(&path, HealingEventKind::StuckTask { stuck_total });
-            on_stuck(actor.get_id(), ExitReason::Hung);
+            exit_notice(actor.get_id(), ExitReason::Hung);
         });
     }
 

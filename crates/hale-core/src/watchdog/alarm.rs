@@ -73,12 +73,16 @@ impl Alarm {
 
     /// Makes sure a tick comes at `at` (or earlier).
     pub(crate) fn set(&mut self, at: Instant) {
-        self.guard(at);
+        // Most calls end here, with no lock taken: the timer (and with it
+        // the backstop, armed alongside) already covers `at`. If the
+        // backstop has ticked for that deadline meanwhile, its tick is on
+        // the way, and `fired` disarms the timer so the next `set` arms both.
         if let Some((armed_for, _)) = &self.timer
             && *armed_for <= at
         {
             return;
         }
+        self.guard(at);
         if let Some((_, timer)) = self.timer.take() {
             timer.abort();
         }
