@@ -1,7 +1,7 @@
 //! What every supervisor handle needs: calls into the mailbox, a graceful
 //! stop with a bound, and waiting for the exit reason.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ractor::rpc::CallResult;
@@ -22,21 +22,17 @@ impl ExitSlot {
     /// Records `reason` unless one is recorded already; returns the one that
     /// stands.
     pub(crate) fn settle(&self, reason: ExitReason) -> ExitReason {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert(reason)
-            .clone()
+        hale_util::lock(&self.0).get_or_insert(reason).clone()
     }
 
     /// Records `reason` whatever was recorded before.
     pub(crate) fn overwrite(&self, reason: ExitReason) -> ExitReason {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
+        *hale_util::lock(&self.0) = Some(reason.clone());
         reason
     }
 
     pub(crate) fn get(&self) -> Option<ExitReason> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        hale_util::lock(&self.0).clone()
     }
 }
 

@@ -16,6 +16,7 @@
 //! waiting for a killed child) it says so.
 
 mod backoff;
+mod child;
 mod child_ref;
 pub mod dynamic;
 mod error;
@@ -33,6 +34,7 @@ mod task;
 pub mod watchdog;
 
 pub use backoff::RestartBackoff;
+pub use child::ChildState;
 pub use child_ref::{ChildRef, ChildRefError};
 pub use dynamic::{
     ChildTemplate, DynamicChild, DynamicChildId, DynamicChildInfo, DynamicStart, DynamicSupervisor,
@@ -41,12 +43,13 @@ pub use dynamic::{
 pub use error::{CallError, ChildError, SupervisorStartError};
 pub use events::{EventBus, EventStream, HealingEvent, HealingEventKind, StopCause, StopOutcome};
 pub use exit::ExitReason;
-pub use health::{NodeHealth, NodeState};
+pub use hale_util::{RecvError, TryRecvError};
+pub use health::{IntensityWindow, NodeHealth, RESTART_HISTORY};
 pub use path::ChildPath;
 pub use shutdown::{KILL_CONFIRM_TIMEOUT, Shutdown};
 pub use spec::{
     AutoShutdown, ChildKind, ChildSpec, Restart, SpecError, StartContext, StartError, StartFuture,
     StartOutcome, Strategy, SupervisorFlags, SupervisorSpec, TaskContext, TaskError,
 };
-pub use supervisor::{ChildCounts, ChildInfo, ChildStatus, StartedChild, Supervisor, SupervisorRef};
+pub use supervisor::{ChildCounts, ChildInfo, StartedChild, Supervisor, SupervisorRef};
 pub use watchdog::{BeatMode, Heartbeat, Probe, Watch, WatchdogCounts, WatchdogStats};

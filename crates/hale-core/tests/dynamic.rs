@@ -249,7 +249,7 @@ async fn children_are_shut_down_in_parallel() {
     }
     assert_eq!(sup.stop(WAIT).await, ExitReason::Normal);
     let mut outcomes = Vec::new();
-    while let Some(event) = events.try_recv() {
+    while let Ok(event) = events.try_recv() {
         if let HealingEventKind::ChildStopped { outcome, .. } = event.kind {
             outcomes.push(outcome);
         }

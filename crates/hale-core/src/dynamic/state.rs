@@ -15,6 +15,7 @@ use futures::future::join_all;
 use ractor::{ActorId, ActorRef};
 use tokio::time::Instant;
 
+use crate::child::ChildState;
 use crate::child_ref::Subscription;
 use crate::dynamic::{
     DynamicChild, DynamicChildId, DynamicStart, DynamicSupervisorRef, DynamicSupervisorSpec,
@@ -23,7 +24,7 @@ use crate::error::ChildError;
 use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
 use crate::handle::ExitSlot;
-use crate::health::{NodeHealth, NodeState};
+use crate::health::NodeHealth;
 use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
 use crate::spec::{AutoShutdown, ChildKind, ChildSpec};
@@ -105,7 +106,7 @@ impl DynamicState {
             exit,
             max_children: spec.max_children,
             intensity: spec.intensity,
-            period_ms: u64::try_from(spec.period.as_millis()).unwrap_or(u64::MAX),
+            period_ms: hale_util::millis(spec.period),
             window: RestartWindow::new(spec.intensity, spec.period),
             next_handle: 0,
             children: BTreeMap::new(),
@@ -233,7 +234,7 @@ impl DynamicState {
             self.host.events.emit(
                 &entry.child.path,
                 HealingEventKind::BackoffScheduled {
-                    delay_ms: crate::watchdog::duration_ms(delay),
+                    delay_ms: hale_util::millis(delay),
                     attempt,
                 },
             );
@@ -293,11 +294,13 @@ impl DynamicState {
         NodeHealth {
             path: self.path.clone(),
             kind: ChildKind::Supervisor,
-            state: NodeState::Running,
+            state: ChildState::Running,
             ready: true,
             restarts: 0,
             last_exit: None,
             heartbeat_age_ms: None,
+            recent_restarts_ms: Vec::new(),
+            intensity: Some(self.window.snapshot(Instant::now())),
             children: self.children.values().map(|entry| entry.child.health()).collect(),
         }
     }

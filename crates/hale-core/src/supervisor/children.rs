@@ -1,19 +1,21 @@
 //! One child as its supervisor holds it: the spec and what runs of it.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use ractor::{ActorCell, ActorId, ActorStatus};
 use tokio::time::Instant;
 
 use crate::backoff::BackoffState;
+use crate::child::ChildState;
 use crate::child_ref::{Incarnation, Publisher, Subscription};
 use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
-use crate::health::{NodeHealth, NodeState};
+use crate::health::{NodeHealth, RESTART_HISTORY};
 use crate::path::ChildPath;
 use crate::shutdown::{KILL_CONFIRM_TIMEOUT, stop_child};
 use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
-use crate::supervisor::messages::{ChildInfo, ChildStatus};
+use crate::supervisor::messages::ChildInfo;
 use crate::watchdog::{BeatMode, ExitNotice, Heartbeat, Registration, Watch, Watchdog};
 
 /// The reason given to a child that died before its supervisor could link
@@ -88,6 +90,9 @@ pub(crate) struct Child {
     watching: Option<(Watchdog, u64)>,
     started_at: Instant,
     last_exit: Option<ExitReason>,
+    /// When the supervisor last restarted it (Unix ms), newest last, at most
+    /// [`RESTART_HISTORY`].
+    recent_restarts_ms: VecDeque<u64>,
     /// Boxed: its seeded RNG is most of a `Child`'s size, and few children
     /// have a backoff policy.
     backoff: Option<Box<BackoffState>>,
@@ -106,6 +111,7 @@ impl Child {
             watching: None,
             started_at: Instant::now(),
             last_exit: None,
+            recent_restarts_ms: VecDeque::new(),
             backoff: None,
         }
     }
@@ -195,6 +201,10 @@ impl Child {
                     StartKind::Fresh => HealingEventKind::ChildStarted,
                     StartKind::Restart => {
                         self.restarts += 1;
+                        if self.recent_restarts_ms.len() == RESTART_HISTORY {
+                            self.recent_restarts_ms.pop_front();
+                        }
+                        self.recent_restarts_ms.push_back(hale_util::unix_millis());
                         HealingEventKind::ChildRestarted {
                             restarts: self.restarts,
                         }
@@ -259,20 +269,25 @@ impl Child {
         }
     }
 
+    /// What the child is doing now.
+    pub(crate) fn state(&self) -> ChildState {
+        let heartbeat = self.heartbeat.as_ref();
+        match (&self.slot, heartbeat) {
+            (Slot::Running(_), Some(beat)) if beat.is_hung() => ChildState::Hung,
+            (Slot::Running(_), Some(beat)) if beat.is_degraded() => ChildState::Degraded,
+            (Slot::Running(_), _) => ChildState::Running,
+            (Slot::Restarting, _) => ChildState::Restarting,
+            (Slot::Stopped, _) => ChildState::Stopped,
+        }
+    }
+
     /// This child as a node of the health snapshot (without children).
     pub(crate) fn health(&self) -> NodeHealth {
         let heartbeat = self.heartbeat.as_ref().filter(|_| self.running().is_some());
-        let state = match (&self.slot, heartbeat) {
-            (Slot::Running(_), Some(beat)) if beat.is_hung() => NodeState::Hung,
-            (Slot::Running(_), Some(beat)) if beat.is_degraded() => NodeState::Degraded,
-            (Slot::Running(_), _) => NodeState::Running,
-            (Slot::Restarting, _) => NodeState::Restarting,
-            (Slot::Stopped, _) => NodeState::Stopped,
-        };
         NodeHealth {
             path: self.path.clone(),
             kind: self.spec.kind,
-            state,
+            state: self.state(),
             ready: self.running().is_some() && heartbeat.is_none_or(Heartbeat::is_ready),
             restarts: self.restarts,
             last_exit: self.last_exit.clone(),
@@ -281,7 +296,9 @@ impl Child {
                 .watch
                 .as_ref()
                 .and(heartbeat)
-                .map(|beat| crate::watchdog::duration_ms(beat.age())),
+                .map(|beat| hale_util::millis(beat.age())),
+            recent_restarts_ms: self.recent_restarts_ms.iter().copied().collect(),
+            intensity: None,
             children: Vec::new(),
         }
     }
@@ -310,18 +327,10 @@ impl Child {
         self.running().is_some_and(|cell| cell.get_id() == actor)
     }
 
-    pub(crate) fn status(&self) -> ChildStatus {
-        match self.slot {
-            Slot::Running(_) => ChildStatus::Running,
-            Slot::Restarting => ChildStatus::Restarting,
-            Slot::Stopped => ChildStatus::Stopped,
-        }
-    }
-
     pub(crate) fn info(&self) -> ChildInfo {
         ChildInfo {
             id: self.spec.id.clone(),
-            status: self.status(),
+            state: self.state(),
             actor: self.running().cloned(),
             kind: self.spec.kind,
             restart: self.spec.restart,

@@ -3,6 +3,8 @@
 use ractor::{ActorCell, ActorId, RpcReplyPort};
 use serde::{Deserialize, Serialize};
 
+use crate::child::ChildState;
+
 use crate::child_ref::Subscription;
 use crate::error::ChildError;
 use crate::exit::ExitReason;
@@ -56,26 +58,13 @@ impl StartedChild {
     }
 }
 
-/// Whether a child runs, from the supervisor's point of view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChildStatus {
-    /// A child runs.
-    Running,
-    /// Its restart failed and the supervisor is trying again.
-    Restarting,
-    /// Its spec is kept but no child runs (it exited and was not restarted,
-    /// was terminated through the API, or its start answered ignore).
-    Stopped,
-}
-
 /// One row of `which_children`.
 #[derive(Clone, Debug)]
 pub struct ChildInfo {
     /// The child's id.
     pub id: String,
-    /// Whether it runs.
-    pub status: ChildStatus,
+    /// What it is doing.
+    pub state: ChildState,
     /// The running actor, when there is one.
     pub actor: Option<ActorCell>,
     /// Worker or supervisor.

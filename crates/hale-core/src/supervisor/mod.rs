@@ -64,7 +64,7 @@ use actor::{SupervisorActor, SupervisorArgs};
 
 pub(crate) use children::{Child, Host, Slot, StartKind};
 pub use handle::SupervisorRef;
-pub use messages::{ChildCounts, ChildInfo, ChildStatus, StartedChild};
+pub use messages::{ChildCounts, ChildInfo, StartedChild};
 
 /// Starts supervision trees.
 #[derive(Debug, Clone, Copy)]

@@ -15,11 +15,12 @@ use std::sync::Arc;
 use ractor::{ActorCell, ActorId, ActorRef};
 use tokio::time::Instant;
 
+use crate::child::ChildState;
 use crate::error::{ChildError, SupervisorStartError};
 use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
 use crate::handle::ExitSlot;
-use crate::health::{NodeHealth, NodeState, nested_health};
+use crate::health::{NodeHealth, nested_health};
 use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
 use crate::spec::{AutoShutdown, ChildKind, ChildSpec, Restart, StartError, Strategy, SupervisorFlags};
@@ -178,7 +179,7 @@ impl SupervisorState {
         if !self.window.record(Instant::now()) {
             self.emit_own(HealingEventKind::IntensityExceeded {
                 intensity: self.flags.intensity,
-                period_ms: u64::try_from(self.flags.period.as_millis()).unwrap_or(u64::MAX),
+                period_ms: hale_util::millis(self.flags.period),
             });
             self.stop_all().await;
             return Flow::Shutdown;
@@ -196,7 +197,7 @@ impl SupervisorState {
             self.host.events.emit(
                 &self.children[index].path,
                 HealingEventKind::BackoffScheduled {
-                    delay_ms: crate::watchdog::duration_ms(delay),
+                    delay_ms: hale_util::millis(delay),
                     attempt,
                 },
             );
@@ -399,17 +400,20 @@ impl SupervisorState {
             {
                 node.children = subtree.children;
                 node.state = subtree.state;
+                node.intensity = subtree.intensity;
             }
             children.push(node);
         }
         NodeHealth {
             path: self.path.clone(),
             kind: ChildKind::Supervisor,
-            state: NodeState::Running,
+            state: ChildState::Running,
             ready: true,
             restarts: 0,
             last_exit: None,
             heartbeat_age_ms: None,
+            recent_restarts_ms: Vec::new(),
+            intensity: Some(self.window.snapshot(Instant::now())),
             children,
         }
     }
