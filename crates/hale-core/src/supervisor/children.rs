@@ -330,6 +330,7 @@ impl Child {
     pub(crate) fn info(&self) -> ChildInfo {
         ChildInfo {
             id: self.spec.id.clone(),
+            path: self.path.clone(),
             state: self.state(),
             actor: self.running().cloned(),
             kind: self.spec.kind,

@@ -4,6 +4,7 @@ use ractor::{ActorCell, ActorId, RpcReplyPort};
 use serde::{Deserialize, Serialize};
 
 use crate::child::ChildState;
+use crate::path::ChildPath;
 
 use crate::child_ref::Subscription;
 use crate::error::ChildError;
@@ -63,6 +64,9 @@ impl StartedChild {
 pub struct ChildInfo {
     /// The child's id.
     pub id: String,
+    /// The child's path in the tree (for a dynamic child, the spec's id
+    /// with its handle: `workers/sync#3`).
+    pub path: ChildPath,
     /// What it is doing.
     pub state: ChildState,
     /// The running actor, when there is one.
