@@ -165,7 +165,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .strategy(Strategy::OneForOne)
             .intensity(5)
             .period(Duration::from_secs(5))
-            .events(events)
+            .events(&events)
             .child(agent("ingest"))
             .child(ChildSpec::supervisor(
                 SupervisorSpec::new("pipeline")

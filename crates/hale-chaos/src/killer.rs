@@ -40,8 +40,8 @@ fn collect<'a>(
                         && let Ok(rows) = dynamic.which_children().await
                     {
                         for row in rows {
-                            if let (Some(actor), ChildKind::Worker) = (row.info.actor, row.info.kind) {
-                                found.push((row.info.path, actor));
+                            if let (Some(actor), ChildKind::Worker) = (row.actor, row.kind) {
+                                found.push((row.path, actor));
                             }
                         }
                     }

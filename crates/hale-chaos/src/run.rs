@@ -68,8 +68,8 @@ impl ChaosRun {
     }
 
     /// The bus to give the tree under test (`SupervisorSpec::events`).
-    pub fn healing_events(&self) -> hale_core::EventBus {
-        self.healing.clone()
+    pub fn healing_events(&self) -> &hale_core::EventBus {
+        &self.healing
     }
 
     /// The bus to give the resilience policies under test.

@@ -76,32 +76,22 @@ impl NodeHealth {
 /// reports that child without its children.
 const NESTED_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Asks the child supervisor `actor` (static or dynamic) for its subtree.
+/// Asks the child supervisor `actor` for its subtree; `None` if it is not a
+/// Hale supervisor or does not answer in time.
 pub(crate) async fn nested_health(actor: &ractor::ActorCell) -> Option<NodeHealth> {
     use ractor::ActorRef;
     use ractor::rpc::CallResult;
 
-    use crate::dynamic::state::DynamicMsg;
-    use crate::supervisor::messages::SupervisorMsg;
+    use crate::supervisor::SupervisorMsg;
 
-    let answer = if actor.is_message_type_of::<SupervisorMsg>() == Some(true) {
-        let supervisor: ActorRef<SupervisorMsg> = actor.clone().into();
-        supervisor
-            .call(SupervisorMsg::Health, Some(NESTED_ANSWER_TIMEOUT))
-            .await
-    } else if actor.is_message_type_of::<DynamicMsg>() == Some(true) {
-        let supervisor: ActorRef<DynamicMsg> = actor.clone().into();
-        return match supervisor
-            .call(DynamicMsg::Health, Some(NESTED_ANSWER_TIMEOUT))
-            .await
-        {
-            Ok(CallResult::Success(health)) => Some(health),
-            _ => None,
-        };
-    } else {
+    if actor.is_message_type_of::<SupervisorMsg>() != Some(true) {
         return None;
-    };
-    match answer {
+    }
+    let supervisor: ActorRef<SupervisorMsg> = actor.clone().into();
+    match supervisor
+        .call(SupervisorMsg::Health, Some(NESTED_ANSWER_TIMEOUT))
+        .await
+    {
         Ok(CallResult::Success(health)) => Some(health),
         _ => None,
     }

@@ -79,6 +79,16 @@ impl RestartWindow {
         self.recent.len() <= self.intensity as usize
     }
 
+    /// MaxRestarts.
+    pub(crate) fn intensity(&self) -> u32 {
+        self.intensity
+    }
+
+    /// MaxTime.
+    pub(crate) fn period(&self) -> Duration {
+        self.period
+    }
+
     /// The window as of `now`, without recording anything.
     pub(crate) fn snapshot(&self, now: Instant) -> IntensityWindow {
         let used = self

@@ -191,7 +191,7 @@ async fn child_that_died_before_its_supervisor_linked_it_is_restarted() {
     // Subscribed before the start: the exit is reported while it boots.
     let bus = EventBus::new();
     let mut events = bus.subscribe();
-    let sup = start(SupervisorSpec::new("root").events(bus).child(forgetful)).await;
+    let sup = start(SupervisorSpec::new("root").events(&bus).child(forgetful)).await;
     let exited = expect_at(&mut events, "root/a", |kind| {
         matches!(kind, HealingEventKind::ChildExited { .. })
     })

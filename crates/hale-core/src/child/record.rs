@@ -1,4 +1,5 @@
-//! One child as its supervisor holds it: the spec and what runs of it.
+//! [`Child`]: one child as its supervisor holds it: the spec and what runs
+//! of it, and the steps of its life (start, stop, exit) with their events.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -7,54 +8,20 @@ use ractor::{ActorCell, ActorId, ActorStatus};
 use tokio::time::Instant;
 
 use crate::backoff::BackoffState;
-use crate::child::ChildState;
-use crate::child_ref::{Incarnation, Publisher, Subscription};
+use crate::child::{ChildInfo, ChildState, Host, Incarnation, Publisher, Subscription};
+use crate::dynamic::DynamicChildId;
 use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
 use crate::health::{NodeHealth, RESTART_HISTORY};
 use crate::path::ChildPath;
 use crate::shutdown::{KILL_CONFIRM_TIMEOUT, stop_child};
 use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
-use crate::supervisor::messages::ChildInfo;
-use crate::watchdog::{BeatMode, ExitNotice, Heartbeat, Registration, Watch, Watchdog};
+use crate::watchdog::{BeatMode, Heartbeat, Registration, Watch, Watchdog};
 
 /// The reason given to a child that died before its supervisor could link
 /// it (a start function that spawned it unlinked): its true reason is lost,
 /// so it counts as abnormal.
 pub(crate) const EXITED_BEFORE_LINK: &str = "exited before its supervisor could link it";
-
-/// What a supervisor lends the children it starts.
-#[derive(Clone)]
-pub(crate) struct Host {
-    /// The supervisor, which children link to.
-    pub(crate) supervisor: ActorCell,
-    pub(crate) events: EventBus,
-    pub(crate) watchdog: Watchdog,
-    /// Tells this supervisor of a child's exit that ractor will not report.
-    pub(crate) exit_notice: ExitNotice,
-}
-
-impl Host {
-    /// What the supervisor `myself` lends its children; `gone` builds the
-    /// message that tells it of an exit ractor will not report.
-    pub(crate) fn new<M: ractor::Message>(
-        myself: &ractor::ActorRef<M>,
-        events: EventBus,
-        watchdog: Watchdog,
-        gone: fn(ActorId, ExitReason) -> M,
-    ) -> Self {
-        let notify = myself.clone();
-        Self {
-            supervisor: myself.get_cell(),
-            events,
-            watchdog,
-            exit_notice: std::sync::Arc::new(move |actor, reason| {
-                // Fails only once the supervisor is gone, with its children.
-                let _ = notify.send_message(gone(actor, reason));
-            }),
-        }
-    }
-}
 
 /// Why a child is being started, which decides the event it gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,26 +32,20 @@ pub(crate) enum StartKind {
     Restart,
 }
 
-/// What runs of a child now.
-#[derive(Clone, Debug)]
-pub(crate) enum Slot {
-    Running(ActorCell),
-    Restarting,
-    Stopped,
-}
-
 /// A child spec with its current incarnation and restart count. Every change
-/// of slot is published to the child's [`ChildRef`](crate::ChildRef)s.
+/// of incarnation is published to the child's [`ChildRef`](crate::ChildRef)s.
 pub(crate) struct Child {
     pub(crate) spec: ChildSpec,
     pub(crate) path: ChildPath,
-    slot: Slot,
+    /// For a child of a dynamic supervisor: its handle and unique key.
+    pub(crate) dynamic: Option<(DynamicChildId, Option<String>)>,
+    incarnation: Incarnation,
     pub(crate) restarts: u32,
     /// Made on the first [`follow`](Self::follow): a child no reference
     /// follows (most dynamic children) does not pay for a watch channel.
-    incarnation: Option<Publisher>,
-    /// Bumped on every change of slot, so a delayed restart scheduled for
-    /// an earlier state can tell it is stale.
+    publisher: Option<Publisher>,
+    /// Bumped on every change of incarnation, so a delayed restart scheduled
+    /// for an earlier state can tell it is stale.
     generation: u64,
     heartbeat: Option<Heartbeat>,
     watching: Option<(Watchdog, u64)>,
@@ -103,9 +64,10 @@ impl Child {
         Self {
             spec,
             path,
-            slot: Slot::Stopped,
+            dynamic: None,
+            incarnation: Incarnation::Stopped,
             restarts: 0,
-            incarnation: None,
+            publisher: None,
             generation: 0,
             heartbeat: None,
             watching: None,
@@ -120,83 +82,43 @@ impl Child {
         self.generation
     }
 
-    pub(crate) fn slot(&self) -> &Slot {
-        &self.slot
+    pub(crate) fn incarnation(&self) -> &Incarnation {
+        &self.incarnation
     }
 
-    pub(crate) fn set(&mut self, slot: Slot) {
-        if !matches!(slot, Slot::Running(_)) {
+    pub(crate) fn set(&mut self, incarnation: Incarnation) {
+        if !matches!(incarnation, Incarnation::Running(_)) {
             self.unwatch();
         }
         self.generation += 1;
-        self.slot = slot;
-        if let Some(publisher) = &self.incarnation {
-            publisher.publish(self.incarnation_now());
+        self.incarnation = incarnation;
+        if let Some(publisher) = &self.publisher {
+            publisher.publish(self.incarnation.clone());
         }
     }
 
-    fn incarnation_now(&self) -> Incarnation {
-        match &self.slot {
-            Slot::Running(cell) => Incarnation::Running(cell.clone()),
-            Slot::Restarting => Incarnation::Restarting,
-            Slot::Stopped => Incarnation::Stopped,
-        }
-    }
-
-    /// Calls the start function with `supervisor` as the parent. Returns the
-    /// running actor, or `None` if the start answered ignore; emits the
-    /// matching event.
+    /// Calls the start function with the host's supervisor as the parent.
+    /// Returns the running actor, or `None` if the start answered ignore;
+    /// emits the matching event.
     pub(crate) async fn start(
         &mut self,
         host: &Host,
         kind: StartKind,
     ) -> Result<Option<ActorCell>, StartError> {
         let heartbeat = Heartbeat::on_clock(host.watchdog.clock());
+        let watch = self.spec.watch.as_deref();
         let ctx = StartContext {
             supervisor: host.supervisor.clone(),
             path: self.path.clone(),
             events: host.events.clone(),
             watchdog: host.watchdog.clone(),
             heartbeat: heartbeat.clone(),
-            per_message: self
-                .spec
-                .watch
-                .as_ref()
-                .is_some_and(|watch| watch.mode == BeatMode::PerMessage),
-            kill_wait: self
-                .spec
-                .watch
-                .as_ref()
-                .map_or(KILL_CONFIRM_TIMEOUT, |watch| watch.kill_wait),
+            per_message: watch.is_some_and(|watch| watch.mode == BeatMode::PerMessage),
+            kill_wait: watch.map_or(KILL_CONFIRM_TIMEOUT, |watch| watch.kill_wait),
         };
-        let events = &host.events;
         let (result, event) = match self.spec.start(ctx).await {
             Ok(StartOutcome::Started(actor)) => {
-                // A no-op for actors spawned linked, as the contract asks; it
-                // rescues start functions that forgot to link.
-                actor.link(host.supervisor.clone());
-                if actor.get_status() == ActorStatus::Stopped {
-                    // It died before the link existed, so no exit will be
-                    // reported: report one. (A linked child that is Stopped
-                    // here reported its exit already, on the supervision
-                    // port, which the supervisor reads first; this notice
-                    // then finds it gone and is ignored.)
-                    let reason = ExitReason::Other(EXITED_BEFORE_LINK.to_owned());
-                    (host.exit_notice)(actor.get_id(), reason);
-                }
-                self.set(Slot::Running(actor.clone()));
-                self.started_at = Instant::now();
-                if let Some(watch) = &self.spec.watch {
-                    let id = host.watchdog.watch(Registration {
-                        path: self.path.clone(),
-                        actor: actor.clone(),
-                        heartbeat: heartbeat.clone(),
-                        watch: Watch::clone(watch),
-                        exit_notice: host.exit_notice.clone(),
-                    });
-                    self.watching = Some((host.watchdog.clone(), id));
-                }
-                self.heartbeat = Some(heartbeat);
+                self.running(host, &actor, heartbeat);
                 let event = match kind {
                     StartKind::Fresh => HealingEventKind::ChildStarted,
                     StartKind::Restart => {
@@ -213,7 +135,7 @@ impl Child {
                 (Ok(Some(actor)), event)
             }
             Ok(StartOutcome::Ignore) => {
-                self.set(Slot::Stopped);
+                self.set(Incarnation::Stopped);
                 (Ok(None), HealingEventKind::ChildIgnored)
             }
             Err(cause) => {
@@ -225,20 +147,49 @@ impl Child {
                 (Err(cause), event)
             }
         };
-        events.emit(&self.path, event);
+        host.events.emit(&self.path, event);
         result
+    }
+
+    /// Records a freshly started `actor`: links it, watches it if the spec
+    /// asks, and publishes it.
+    fn running(&mut self, host: &Host, actor: &ActorCell, heartbeat: Heartbeat) {
+        // A no-op for actors spawned linked, as the contract asks; it
+        // rescues start functions that forgot to link.
+        actor.link(host.supervisor.clone());
+        if actor.get_status() == ActorStatus::Stopped {
+            // It died before the link existed, so no exit will be reported:
+            // report one. (A linked child that is Stopped here reported its
+            // exit already, on the supervision port, which the supervisor
+            // reads first; this notice then finds it gone and is ignored.)
+            let reason = ExitReason::Other(EXITED_BEFORE_LINK.to_owned());
+            (host.exit_notice)(actor.get_id(), reason);
+        }
+        self.set(Incarnation::Running(actor.clone()));
+        self.started_at = Instant::now();
+        if let Some(watch) = &self.spec.watch {
+            let id = host.watchdog.watch(Registration {
+                path: self.path.clone(),
+                actor: actor.clone(),
+                heartbeat: heartbeat.clone(),
+                watch: Watch::clone(watch),
+                exit_notice: host.exit_notice.clone(),
+            });
+            self.watching = Some((host.watchdog.clone(), id));
+        }
+        self.heartbeat = Some(heartbeat);
     }
 
     /// Stops the child if it runs, by its shutdown rule, and waits until it
     /// has exited (or is declared stuck); emits the outcome.
     pub(crate) async fn stop(&mut self, events: &EventBus, cause: StopCause) {
-        let Some(actor) = self.running().cloned() else {
+        let Some(actor) = self.actor().cloned() else {
             return;
         };
         // A slow shutdown is not a hang.
         self.unwatch();
         let outcome = stop_child(&actor, self.spec.shutdown_rule()).await;
-        self.set(Slot::Stopped);
+        self.set(Incarnation::Stopped);
         events.emit(&self.path, HealingEventKind::ChildStopped { cause, outcome });
     }
 
@@ -249,7 +200,7 @@ impl Child {
         let hung = self.heartbeat.as_ref().is_some_and(Heartbeat::is_hung);
         let reason = if hung { ExitReason::Hung } else { reported };
         self.last_exit = Some(reason.clone());
-        self.set(Slot::Stopped);
+        self.set(Incarnation::Stopped);
         reason
     }
 
@@ -272,23 +223,23 @@ impl Child {
     /// What the child is doing now.
     pub(crate) fn state(&self) -> ChildState {
         let heartbeat = self.heartbeat.as_ref();
-        match (&self.slot, heartbeat) {
-            (Slot::Running(_), Some(beat)) if beat.is_hung() => ChildState::Hung,
-            (Slot::Running(_), Some(beat)) if beat.is_degraded() => ChildState::Degraded,
-            (Slot::Running(_), _) => ChildState::Running,
-            (Slot::Restarting, _) => ChildState::Restarting,
-            (Slot::Stopped, _) => ChildState::Stopped,
+        match (&self.incarnation, heartbeat) {
+            (Incarnation::Running(_), Some(beat)) if beat.is_hung() => ChildState::Hung,
+            (Incarnation::Running(_), Some(beat)) if beat.is_degraded() => ChildState::Degraded,
+            (Incarnation::Running(_), _) => ChildState::Running,
+            (Incarnation::Restarting, _) => ChildState::Restarting,
+            (Incarnation::Stopped | Incarnation::Removed, _) => ChildState::Stopped,
         }
     }
 
     /// This child as a node of the health snapshot (without children).
     pub(crate) fn health(&self) -> NodeHealth {
-        let heartbeat = self.heartbeat.as_ref().filter(|_| self.running().is_some());
+        let heartbeat = self.heartbeat.as_ref().filter(|_| self.actor().is_some());
         NodeHealth {
             path: self.path.clone(),
             kind: self.spec.kind,
             state: self.state(),
-            ready: self.running().is_some() && heartbeat.is_none_or(Heartbeat::is_ready),
+            ready: self.actor().is_some() && heartbeat.is_none_or(Heartbeat::is_ready),
             restarts: self.restarts,
             last_exit: self.last_exit.clone(),
             heartbeat_age_ms: self
@@ -303,39 +254,38 @@ impl Child {
         }
     }
 
-    /// Tells the child's references that it is gone for good.
-    pub(crate) fn retire(self) {
-        // Dropping the publisher tells every reference the child is gone.
-        drop(self);
-    }
-
+    /// A new subscription to this child's incarnations.
     pub(crate) fn follow(&mut self) -> Subscription {
-        let current = self.incarnation_now();
-        self.incarnation
+        let current = self.incarnation.clone();
+        self.publisher
             .get_or_insert_with(|| Publisher::new(current))
             .subscribe()
     }
 
-    pub(crate) fn running(&self) -> Option<&ActorCell> {
-        match &self.slot {
-            Slot::Running(cell) => Some(cell),
-            _ => None,
-        }
+    /// The running actor, if one runs.
+    pub(crate) fn actor(&self) -> Option<&ActorCell> {
+        self.incarnation.actor()
     }
 
     pub(crate) fn is(&self, actor: ActorId) -> bool {
-        self.running().is_some_and(|cell| cell.get_id() == actor)
+        self.actor().is_some_and(|cell| cell.get_id() == actor)
     }
 
     pub(crate) fn info(&self) -> ChildInfo {
+        let (dynamic_id, key) = match &self.dynamic {
+            Some((id, key)) => (Some(*id), key.clone()),
+            None => (None, None),
+        };
         ChildInfo {
             id: self.spec.id.clone(),
             path: self.path.clone(),
             state: self.state(),
-            actor: self.running().cloned(),
+            actor: self.actor().cloned(),
             kind: self.spec.kind,
             restart: self.spec.restart,
             restarts: self.restarts,
+            dynamic_id,
+            key,
         }
     }
 }
