@@ -10,6 +10,8 @@
 //! - [`ChildRef`] follows a child across restarts.
 //! - [`events`]: every start, exit, restart, stop, give-up and shutdown as a
 //!   serializable [`HealingEvent`].
+//! - [`process`]: children that are OS processes
+//!   ([`ChildSpec::process`]), with the systemd notify protocol (Linux).
 //!
 //! The semantics are OTP's `supervisor`, documented in `docs/supervision.md`;
 //! where Hale differs (monotonic sub-second restart window, a bound on
@@ -25,6 +27,8 @@ mod handle;
 pub mod health;
 mod intensity;
 mod path;
+#[cfg(target_os = "linux")]
+pub mod process;
 mod serde_ms;
 mod shutdown;
 pub mod spec;
