@@ -599,6 +599,30 @@ async fn a_supervisor_that_gives_up_leaves_no_process_behind() {
     assert_all_reaped(&pids).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamic_supervisor_stops_its_process_children_in_parallel_and_reaps_them() {
+    use hale_core::{DynamicSupervisor, DynamicSupervisorSpec};
+    let dynamic = DynamicSupervisor::start(DynamicSupervisorSpec::new("pool")).await.unwrap();
+    let mut views = Vec::new();
+    for stubborn in [false, true, false] {
+        let command = if stubborn {
+            script("ignores_term.sh", [])
+        } else {
+            script("forks_grandchild.sh", ["stay"])
+        };
+        views.push(command.view());
+        let spec = process("worker", command).shutdown(Shutdown::Timeout(Duration::from_millis(300)));
+        dynamic.start_child(spec).await.unwrap();
+    }
+    for view in &views {
+        output_line(view, |text| text.starts_with("started")).await;
+    }
+    dynamic.stop(WAIT).await;
+    let pids: Vec<u32> = views.iter().flat_map(announced).collect();
+    assert_eq!(pids.len(), 5, "three programs and two grandchildren: {pids:?}");
+    assert_all_reaped(&pids).await;
+}
+
 // ----- output and limits ---------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
