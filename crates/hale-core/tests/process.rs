@@ -602,7 +602,9 @@ async fn a_supervisor_that_gives_up_leaves_no_process_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dynamic_supervisor_stops_its_process_children_in_parallel_and_reaps_them() {
     use hale_core::{DynamicSupervisor, DynamicSupervisorSpec};
-    let dynamic = DynamicSupervisor::start(DynamicSupervisorSpec::new("pool")).await.unwrap();
+    let dynamic = DynamicSupervisor::start(DynamicSupervisorSpec::new("pool"))
+        .await
+        .unwrap();
     let mut views = Vec::new();
     for stubborn in [false, true, false] {
         let command = if stubborn {
