@@ -88,6 +88,7 @@
 
 mod abort_on_drop;
 mod child_spec;
+mod datagram_budget;
 mod group;
 mod incarnation;
 mod line_splitter;

@@ -1,12 +1,11 @@
 //! Reading a program's notify datagrams and acting on them.
 
-use std::time::Duration;
-
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::path::ChildPath;
 use crate::process::ProcessView;
+use crate::process::datagram_budget::{Admission, DatagramBudget};
 use crate::process::notify_message::NotifyMessage;
 use crate::process::notify_socket::NotifySocket;
 use crate::watchdog::Heartbeat;
@@ -41,8 +40,7 @@ pub(crate) struct NotifyTarget {
 /// datagram being read is lost, which only matters while the run lives.
 pub(crate) async fn listen(socket: NotifySocket, target: NotifyTarget) {
     let mut buffer = vec![0_u8; MAX_DATAGRAM_BYTES];
-    let mut window = Instant::now();
-    let (mut handled, mut dropped) = (0_u32, 0_u64);
+    let mut budget = DatagramBudget::new(MAX_DATAGRAMS_PER_SECOND);
     loop {
         let Ok(read) = socket.socket().recv(&mut buffer).await else {
             // A receive error on a datagram socket we own means it is
@@ -50,27 +48,21 @@ pub(crate) async fn listen(socket: NotifySocket, target: NotifyTarget) {
             tracing::warn!(target: "hale::process", path = %target.path, pid = target.pid, "the notify socket failed; notifications stop");
             return;
         };
-        let now = Instant::now();
-        if now.duration_since(window) >= Duration::from_secs(1) {
-            if dropped > 0 {
-                tracing::warn!(
-                    target: "hale::process",
-                    path = %target.path,
-                    pid = target.pid,
-                    dropped,
-                    "notify datagrams over {MAX_DATAGRAMS_PER_SECOND}/s were dropped"
-                );
+        match budget.admit(Instant::now()) {
+            Admission::Drop => continue,
+            Admission::Handle { dropped_before } => {
+                if dropped_before > 0 {
+                    tracing::warn!(
+                        target: "hale::process",
+                        path = %target.path,
+                        pid = target.pid,
+                        dropped = dropped_before,
+                        "notify datagrams over {MAX_DATAGRAMS_PER_SECOND}/s were dropped"
+                    );
+                }
+                target.apply(NotifyMessage::parse(&buffer[..read]));
             }
-            window = now;
-            handled = 0;
-            dropped = 0;
         }
-        if handled >= MAX_DATAGRAMS_PER_SECOND {
-            dropped += 1;
-            continue;
-        }
-        handled += 1;
-        target.apply(NotifyMessage::parse(&buffer[..read]));
     }
 }
 
