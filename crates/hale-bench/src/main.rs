@@ -1,6 +1,6 @@
 //! `hale-bench`: Hale's benchmark program. It measures, in one run and side
-//! by side, restart latency, dynamic children, the happy-path cost and the
-//! watchdog's cost, against a hand-written ractor floor, kameo,
+//! by side, restart latency, dynamic children, the happy-path cost, the
+//! watchdog's cost and process children's costs, against a hand-written ractor floor, kameo,
 //! ractor-supervisor and (when `erl` is installed) Erlang/OTP, and prints one
 //! table with ratios.
 //!
@@ -15,6 +15,7 @@ mod child;
 mod dynamic;
 mod happy;
 mod otp;
+mod process;
 mod report;
 mod restart;
 mod stats;
@@ -32,7 +33,7 @@ pub(crate) type BenchError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type BenchResult<T> = Result<T, BenchError>;
 
 /// The measurement families.
-const FAMILIES: [&str; 5] = ["otp", "restart", "dynamic", "happy", "watchdog"];
+const FAMILIES: [&str; 6] = ["otp", "restart", "dynamic", "happy", "watchdog", "process"];
 
 /// Command-line options.
 #[derive(Debug)]
@@ -164,6 +165,14 @@ fn run(args: &[String]) -> BenchResult<()> {
     if options.runs("watchdog") {
         eprintln!("== watchdog");
         rows.extend(runtime.block_on(watchdog::rows(options.quick)));
+    }
+    if options.runs("process") {
+        eprintln!("== process children");
+        rows.extend(runtime.block_on(async {
+            tokio::spawn(process::rows(options.quick))
+                .await
+                .unwrap_or_default()
+        }));
     }
     drop(runtime);
     println!("{}", table::render(&rows));

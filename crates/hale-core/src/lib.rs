@@ -27,6 +27,12 @@
 //! - [`health`]: the tree as data ([`NodeHealth`], [`ChildState`],
 //!   [`IntensityWindow`]).
 //!
+//! Kinds of child: any ractor actor ([`ChildSpec::actor`]), a plain async
+//! function ([`ChildSpec::task`]), a nested supervisor
+//! ([`ChildSpec::supervisor`], [`ChildSpec::dynamic_supervisor`]), and on
+//! Linux an OS process ([`process`], [`ChildSpec::process`]) with the
+//! systemd notify protocol.
+//!
 //! The semantics are OTP's `supervisor`, documented in `docs/supervision.md`;
 //! where Hale differs (monotonic sub-second restart window, a bound on
 //! waiting for a killed child) it says so.
@@ -62,6 +68,8 @@ mod exit;
 pub mod health;
 mod intensity;
 mod path;
+#[cfg(target_os = "linux")]
+pub mod process;
 mod serde_ms;
 mod shutdown;
 pub mod spec;
