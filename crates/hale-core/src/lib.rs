@@ -78,7 +78,7 @@ mod task;
 pub mod watchdog;
 
 pub use backoff::RestartBackoff;
-pub use child::{ChildCounts, ChildInfo, ChildState, StartedChild};
+pub use child::{ChildCounts, ChildInfo, ChildState, Linger, StartedChild};
 pub use child_ref::{ChildRef, ChildRefError};
 pub use dynamic::{
     ChildTemplate, DynamicChild, DynamicChildId, DynamicStart, DynamicSupervisor, DynamicSupervisorRef,

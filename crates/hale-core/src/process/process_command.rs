@@ -239,7 +239,6 @@ impl ProcessCommand {
         if let Some((watch, liveness)) = &self.watch {
             check_duration(child, "watch timeout", watch.timeout())?;
             check_duration_or_zero(child, "watch grace", watch.grace)?;
-            check_duration(child, "watch kill wait", watch.kill_wait)?;
             if let Liveness::Probe(probe) = liveness {
                 check_duration(child, "probe period", probe.every)?;
                 check_duration(child, "probe timeout", probe.timeout)?;
