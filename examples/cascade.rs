@@ -51,7 +51,7 @@ use hale::chaos::{
 };
 use hale::core::{ChildPath, ChildRef, ChildRefError, EventStream};
 use hale::prelude::*;
-use hale::resilience::{ErrorClass, Pipeline, RetryPolicy, Timeout};
+use hale::resilience::{ErrorClass, Pipeline};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::time::Instant;
 
@@ -328,19 +328,17 @@ async fn start(
     let events = run.healing_events().subscribe();
     let (spec, parent) = tree(&run);
     let root = Supervisor::start(spec.events(run.healing_events())).await?;
-    let resilience = run.resilience_events();
     let policy = Pipeline::builder("step")
-        .retry(
-            RetryPolicy::builder("step")
+        .events(run.resilience_events())
+        .retry(|retry| {
+            retry
                 .maximum_attempts(6)
                 .initial_interval(Duration::from_millis(100))
                 .maximum_interval(Duration::from_secs(2))
                 .seed(seed)
-                .events(resilience)
-                .build()?,
-        )
-        .timeout(Timeout::new("step", Duration::from_secs(2))?.events(resilience))
-        .build();
+        })
+        .timeout(Duration::from_secs(2))
+        .build()?;
     let lane = Lane {
         root,
         turns: parent

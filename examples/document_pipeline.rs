@@ -34,9 +34,7 @@ use hale::chaos::{
 };
 use hale::core::{ChildRef, RestartBackoff, Watch};
 use hale::prelude::*;
-use hale::resilience::{
-    AnsweredBy, CircuitBreaker, ErrorClass, Escalation, FallbackChain, Pipeline, RetryPolicy, Timeout,
-};
+use hale::resilience::{AnsweredBy, ErrorClass, Escalation, FallbackChain, Pipeline, RetryConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 /// A document: its size decides how long extraction takes.
@@ -210,25 +208,6 @@ fn default_plan(seed: u64) -> FaultPlan {
         .kill_every(30_000, Some(12))
 }
 
-fn retry(
-    name: &str,
-    attempts: u32,
-    seed: u64,
-    run: &ChaosRun,
-) -> Result<RetryPolicy, Box<dyn std::error::Error>> {
-    Ok(RetryPolicy::builder(name.to_owned())
-        .maximum_attempts(attempts)
-        .initial_interval(Duration::from_millis(50))
-        .maximum_interval(Duration::from_secs(2))
-        .seed(seed)
-        .events(run.resilience_events())
-        .build()?)
-}
-
-fn timeout(name: &str, ms: u64, run: &ChaosRun) -> Result<Timeout, Box<dyn std::error::Error>> {
-    Ok(Timeout::new(name.to_owned(), Duration::from_millis(ms))?.events(run.resilience_events()))
-}
-
 #[tokio::main(flavor = "current_thread", start_paused = true)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -290,24 +269,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .clone()
         .map(|kills| spawn_killer(root.clone(), kills, run.injector().clone()));
 
-    // The policies around each call.
+    // The policies around each call, reporting to the run. The stages'
+    // retries share their backoff.
+    let events = run.resilience_events();
+    let backoff = RetryConfig {
+        initial_interval: Duration::from_millis(50),
+        maximum_interval: Some(Duration::from_secs(2)),
+        seed: Some(seed),
+        ..RetryConfig::default()
+    };
     let classify_policy = Pipeline::builder("classify")
-        .retry(retry("classify", 3, seed, &run)?)
-        .timeout(timeout("classify", 1_000, &run)?)
-        .build();
+        .events(events)
+        .retry(|retry| retry.config(backoff.clone()).maximum_attempts(3))
+        .timeout(Duration::from_millis(1_000))
+        .build()?;
     let llm = Pipeline::builder("llm")
-        .circuit_breaker(
-            CircuitBreaker::builder("llm")
+        .events(events)
+        .circuit_breaker(|breaker| {
+            breaker
                 .count_window(20)
                 .minimum_calls(10)
                 .failure_rate_threshold(50.0)
                 .wait_in_open(Duration::from_secs(5))
-                .events(run.resilience_events())
-                .build()?,
-        )
-        .retry(retry("llm", 3, seed, &run)?)
-        .timeout(timeout("llm", 900, &run)?)
-        .build();
+        })
+        .retry(|retry| retry.config(backoff.clone()).maximum_attempts(3))
+        .timeout(Duration::from_millis(900))
+        .build()?;
     let human_queue = run.notes();
     let extraction = {
         let extract = extract.clone();
@@ -333,22 +320,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             })?
     };
     let validate_policy = Pipeline::builder("validate")
-        .retry(retry("validate", 4, seed, &run)?)
-        .timeout(timeout("validate", 1_000, &run)?)
-        .build();
+        .events(events)
+        .retry(|retry| retry.config(backoff.clone()).maximum_attempts(4))
+        .timeout(Duration::from_millis(1_000))
+        .build()?;
     let store_policy = Pipeline::builder("storage")
-        .retry(
-            RetryPolicy::builder("storage")
+        .events(events)
+        .retry(|retry| {
+            retry
                 .unlimited_attempts()
                 .initial_interval(Duration::from_millis(200))
                 .maximum_interval(Duration::from_secs(3))
                 .deadline(Duration::from_secs(60))
                 .seed(seed)
-                .events(run.resilience_events())
-                .build()?,
-        )
-        .timeout(timeout("storage", 1_000, &run)?)
-        .build();
+        })
+        .timeout(Duration::from_millis(1_000))
+        .build()?;
 
     // The documents, one after another.
     let notes = run.notes();

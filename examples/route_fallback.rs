@@ -44,9 +44,7 @@ use hale::chaos::{
 };
 use hale::core::{ChildRef, RestartBackoff};
 use hale::prelude::*;
-use hale::resilience::{
-    AnsweredBy, CircuitBreaker, ErrorClass, Escalation, FallbackChain, Pipeline, RetryPolicy, Timeout,
-};
+use hale::resilience::{AnsweredBy, ConfigError, ErrorClass, Escalation, FallbackChain, Pipeline};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::time::Instant;
 
@@ -212,30 +210,26 @@ fn api_pipeline(
     timeout_ms: u64,
     seed: u64,
     run: &ChaosRun,
-) -> Result<Pipeline, Box<dyn std::error::Error>> {
-    let events = run.resilience_events();
-    Ok(Pipeline::builder(api.to_owned())
-        .circuit_breaker(
-            CircuitBreaker::builder(api.to_owned())
+) -> Result<Pipeline, ConfigError> {
+    Pipeline::builder(api.to_owned())
+        .events(run.resilience_events())
+        .circuit_breaker(|breaker| {
+            breaker
                 .count_window(20)
                 .minimum_calls(10)
                 .failure_rate_threshold(50.0)
                 .half_open_calls(3)
                 .wait_in_open(Duration::from_secs(10))
-                .events(events)
-                .build()?,
-        )
-        .retry(
-            RetryPolicy::builder(api.to_owned())
+        })
+        .retry(|retry| {
+            retry
                 .maximum_attempts(attempts)
                 .initial_interval(Duration::from_millis(50))
                 .maximum_interval(Duration::from_secs(1))
                 .seed(seed)
-                .events(events)
-                .build()?,
-        )
-        .timeout(Timeout::new(api.to_owned(), Duration::from_millis(timeout_ms))?.events(events))
-        .build())
+        })
+        .timeout(Duration::from_millis(timeout_ms))
+        .build()
 }
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]

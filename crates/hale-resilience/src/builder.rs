@@ -20,7 +20,9 @@ use crate::events::ResilienceBus;
 pub struct PolicyBuilder<C> {
     pub(crate) name: Arc<str>,
     pub(crate) config: C,
-    pub(crate) events: ResilienceBus,
+    /// `None` until [`events`](Self::events) is called: a pipeline then fills in its own
+    /// bus, and a policy built on its own reports to no subscriber.
+    pub(crate) events: Option<ResilienceBus>,
 }
 
 impl<C: Default> PolicyBuilder<C> {
@@ -28,7 +30,7 @@ impl<C: Default> PolicyBuilder<C> {
         Self {
             name: name.into(),
             config: C::default(),
-            events: ResilienceBus::default(),
+            events: None,
         }
     }
 }
@@ -42,7 +44,14 @@ impl<C> PolicyBuilder<C> {
 
     /// Reports events to `bus` (they are traced either way).
     pub fn events(mut self, bus: &ResilienceBus) -> Self {
-        self.events = bus.clone();
+        self.events = Some(bus.clone());
+        self
+    }
+
+    /// Reports to `bus` unless a bus was set already (how a pipeline hands its bus to
+    /// the policies it configures).
+    pub(crate) fn events_or(mut self, bus: &ResilienceBus) -> Self {
+        self.events.get_or_insert_with(|| bus.clone());
         self
     }
 
@@ -56,7 +65,9 @@ impl<C: PolicyConfig> PolicyBuilder<C> {
     /// Validates the settings and builds the policy.
     pub fn build(self) -> Result<C::Policy, ConfigError> {
         self.config.validate_named(&self.name)?;
-        Ok(self.config.build_valid(self.name, self.events))
+        Ok(self
+            .config
+            .build_valid(self.name, self.events.unwrap_or_default()))
     }
 }
 

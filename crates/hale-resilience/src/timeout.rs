@@ -4,13 +4,19 @@
 //! gets [`ResilienceError::Timeout`]. Cancellation happens at the operation's next
 //! `.await`; code that blocks a thread synchronously cannot be interrupted this way.
 //!
+//! Every [`Duration`] is a valid limit, so [`Timeout::new`] cannot fail:
+//!
+//! - **zero**: the operation is polled once; it succeeds only if it completes without
+//!   waiting, and times out otherwise (tokio's and tower's rule);
+//! - **too long to represent as an instant** (`Duration::MAX`): no limit at all.
+//!
 //! ```
 //! use std::time::Duration;
 //! use hale_resilience::{ResilienceError, Timeout};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() {
-//! let timeout = Timeout::new("search", Duration::from_secs(2)).unwrap();
+//! let timeout = Timeout::new("search", Duration::from_secs(2));
 //! let result = timeout
 //!     .call(|| async {
 //!         tokio::time::sleep(Duration::from_secs(10)).await;
@@ -27,7 +33,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{ConfigError, ResilienceError};
+use crate::error::ResilienceError;
 use crate::events::{EventKind, ResilienceBus};
 use crate::stats::{bump, counters};
 use crate::util::millis;
@@ -54,21 +60,16 @@ pub struct Timeout {
 
 impl Timeout {
     /// A timeout named `name` (usually the dependency) that cancels calls after `after`.
-    pub fn new(name: impl Into<Arc<str>>, after: Duration) -> Result<Self, ConfigError> {
-        let name = name.into();
-        if after.is_zero() {
-            return Err(ConfigError::Zero {
-                policy: "timeout",
-                name: name.to_string(),
-                field: "duration",
-            });
-        }
-        Ok(Self {
-            name,
+    /// Any duration is accepted: zero gives a call one poll, and a duration too long to
+    /// represent as an instant (`Duration::MAX`) sets no limit (see the
+    /// [module docs](crate::timeout)).
+    pub fn new(name: impl Into<Arc<str>>, after: Duration) -> Self {
+        Self {
+            name: name.into(),
             after,
             events: ResilienceBus::default(),
             counters: Arc::default(),
-        })
+        }
     }
 
     /// Reports timeouts to `bus` (they are traced either way).
@@ -139,9 +140,7 @@ mod tests {
     async fn fast_calls_pass_and_slow_ones_are_cut_at_the_limit() {
         let bus = ResilienceBus::new();
         let mut events = bus.subscribe();
-        let timeout = Timeout::new("db", Duration::from_millis(300))
-            .unwrap()
-            .events(&bus);
+        let timeout = Timeout::new("db", Duration::from_millis(300)).events(&bus);
         let fast = timeout
             .call(|| async {
                 sleep(Duration::from_millis(299)).await;
@@ -166,8 +165,32 @@ mod tests {
         assert_eq!(events.drain().len(), 1);
     }
 
-    #[test]
-    fn a_zero_limit_is_rejected() {
-        assert!(Timeout::new("db", Duration::ZERO).is_err());
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_limit_gives_the_call_one_poll() {
+        let timeout = Timeout::new("db", Duration::ZERO);
+        let ready = timeout.call(|| async { Ok::<_, String>(1) }).await;
+        assert_eq!(ready.unwrap(), 1);
+        let began = Instant::now();
+        let waiting = timeout
+            .call(|| async {
+                tokio::task::yield_now().await;
+                Ok::<_, String>(2)
+            })
+            .await;
+        assert!(matches!(waiting, Err(ResilienceError::Timeout { after, .. }) if after.is_zero()));
+        assert_eq!(began.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unrepresentable_limit_is_no_limit() {
+        let timeout = Timeout::new("db", Duration::MAX);
+        let late = timeout
+            .call(|| async {
+                sleep(Duration::from_secs(365 * 24 * 3600)).await;
+                Ok::<_, String>("a year later")
+            })
+            .await;
+        assert_eq!(late.unwrap(), "a year later");
+        assert_eq!(timeout.stats().timed_out, 0);
     }
 }

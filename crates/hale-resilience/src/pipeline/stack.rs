@@ -1,16 +1,19 @@
 //! The pipeline and its builder.
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::breaker::CircuitBreaker;
-use crate::bulkhead::Bulkhead;
+use crate::breaker::{BreakerConfig, CircuitBreaker};
+use crate::builder::{PolicyBuilder, PolicyConfig};
+use crate::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::classify::{Classify, ErrorClass};
-use crate::error::ResilienceError;
+use crate::error::{ConfigError, ResilienceError};
+use crate::events::ResilienceBus;
 use crate::fallback::FallbackChainBuilder;
-use crate::rate_limit::RateLimiter;
-use crate::retry::RetryPolicy;
+use crate::rate_limit::{RateLimitConfig, RateLimiter};
+use crate::retry::{RetryConfig, RetryPolicy};
 use crate::timeout::Timeout;
 
 /// Policies stacked around a call in the order described in the
@@ -30,53 +33,221 @@ struct Layers {
     timeout: Option<Timeout>,
 }
 
-/// Builds a [`Pipeline`]. The order in which layers are added does not matter: they are
-/// always stacked in the documented order.
+/// A layer as given to the builder: a policy built elsewhere, or settings for one that
+/// the builder names after the pipeline and connects to its bus when it builds.
 #[derive(Debug)]
+enum Slot<C: PolicyConfig> {
+    Given(C::Policy),
+    Configured(PolicyBuilder<C>),
+}
+
+impl<C: PolicyConfig> Slot<C> {
+    fn build(self, bus: &ResilienceBus) -> Result<C::Policy, ConfigError> {
+        match self {
+            Self::Given(policy) => Ok(policy),
+            Self::Configured(builder) => builder.events_or(bus).build(),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum TimeoutSlot {
+    Given(Timeout),
+    After(Duration),
+}
+
+/// Builds a [`Pipeline`]. The order in which layers are added does not matter: they are
+/// always stacked in the documented order. Adding a layer twice keeps the last one.
+///
+/// A layer is either configured inline, with a closure over the policy's builder
+/// ([`circuit_breaker`](Self::circuit_breaker), [`retry`](Self::retry),
+/// [`rate_limit`](Self::rate_limit), [`bulkhead`](Self::bulkhead)) or a duration
+/// ([`timeout`](Self::timeout)), or built elsewhere and added with
+/// [`policy`](Self::policy) (a breaker shared through a [`Registry`](crate::Registry),
+/// say). A policy configured inline is named after the pipeline and reports to the
+/// pipeline's bus ([`events`](Self::events)) unless its closure sets a bus of its own; a
+/// policy built elsewhere keeps its own name and bus.
+///
+/// ```
+/// use std::time::Duration;
+/// use hale_resilience::{CircuitBreaker, Pipeline, ResilienceBus};
+///
+/// # fn main() -> Result<(), hale_resilience::ConfigError> {
+/// let bus = ResilienceBus::new();
+/// let shared = CircuitBreaker::builder("maps").events(&bus).build()?;
+/// let maps = Pipeline::builder("maps")
+///     .events(&bus)
+///     .policy(shared)
+///     .retry(|retry| retry.maximum_attempts(3).seed(7))
+///     .timeout(Duration::from_secs(2))
+///     .build()?;
+/// assert_eq!(maps.layers(), vec!["circuit_breaker", "retry", "timeout"]);
+/// assert_eq!(maps.retry().map(|retry| retry.name()), Some("maps"));
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a builder does nothing until `build()` is called"]
 pub struct PipelineBuilder {
     name: Arc<str>,
-    layers: Layers,
+    events: ResilienceBus,
+    breaker: Option<Slot<BreakerConfig>>,
+    retry: Option<Slot<RetryConfig>>,
+    rate_limit: Option<Slot<RateLimitConfig>>,
+    bulkhead: Option<Slot<BulkheadConfig>>,
+    timeout: Option<TimeoutSlot>,
+}
+
+/// A policy built on its own that can be one layer of a [`Pipeline`]:
+/// [`CircuitBreaker`], [`RetryPolicy`], [`RateLimiter`], [`Bulkhead`] or [`Timeout`].
+/// See [`PipelineBuilder::policy`]. Sealed.
+pub trait PipelinePolicy: sealed::Place {}
+
+impl<P: sealed::Place> PipelinePolicy for P {}
+
+mod sealed {
+    /// Puts a built policy in its slot of a pipeline builder.
+    pub trait Place {
+        fn place(self, builder: &mut super::PipelineBuilder);
+    }
+}
+
+impl sealed::Place for CircuitBreaker {
+    fn place(self, builder: &mut PipelineBuilder) {
+        builder.breaker = Some(Slot::Given(self));
+    }
+}
+
+impl sealed::Place for RetryPolicy {
+    fn place(self, builder: &mut PipelineBuilder) {
+        builder.retry = Some(Slot::Given(self));
+    }
+}
+
+impl sealed::Place for RateLimiter {
+    fn place(self, builder: &mut PipelineBuilder) {
+        builder.rate_limit = Some(Slot::Given(self));
+    }
+}
+
+impl sealed::Place for Bulkhead {
+    fn place(self, builder: &mut PipelineBuilder) {
+        builder.bulkhead = Some(Slot::Given(self));
+    }
+}
+
+impl sealed::Place for Timeout {
+    fn place(self, builder: &mut PipelineBuilder) {
+        builder.timeout = Some(TimeoutSlot::Given(self));
+    }
 }
 
 impl PipelineBuilder {
-    /// The outermost layer: a circuit breaker (often shared through a registry).
-    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
-        self.layers.breaker = Some(breaker);
+    /// Reports the events of every policy configured inline to `bus` (policies built
+    /// elsewhere keep their own bus). Without it they are only traced.
+    pub fn events(mut self, bus: &ResilienceBus) -> Self {
+        self.events = bus.clone();
         self
     }
 
-    /// Retries, inside the breaker.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.layers.retry = Some(retry);
+    /// The outermost layer: a circuit breaker named after the pipeline, configured by
+    /// `configure` from the defaults ([`BreakerConfig`]).
+    pub fn circuit_breaker(
+        mut self,
+        configure: impl FnOnce(PolicyBuilder<BreakerConfig>) -> PolicyBuilder<BreakerConfig>,
+    ) -> Self {
+        self.breaker = Some(Slot::Configured(configure(CircuitBreaker::builder(Arc::clone(
+            &self.name,
+        )))));
         self
     }
 
-    /// A rate limiter, per attempt.
-    pub fn rate_limit(mut self, limiter: RateLimiter) -> Self {
-        self.layers.rate_limit = Some(limiter);
+    /// Retries, inside the breaker: a retry policy named after the pipeline, configured
+    /// by `configure` from the defaults ([`RetryConfig`]).
+    pub fn retry(
+        mut self,
+        configure: impl FnOnce(PolicyBuilder<RetryConfig>) -> PolicyBuilder<RetryConfig>,
+    ) -> Self {
+        self.retry = Some(Slot::Configured(configure(RetryPolicy::builder(Arc::clone(
+            &self.name,
+        )))));
         self
     }
 
-    /// A bulkhead, per attempt.
-    pub fn bulkhead(mut self, bulkhead: Bulkhead) -> Self {
-        self.layers.bulkhead = Some(bulkhead);
+    /// A rate limiter per attempt, named after the pipeline, configured by `configure`
+    /// from the defaults ([`RateLimitConfig`]).
+    pub fn rate_limit(
+        mut self,
+        configure: impl FnOnce(PolicyBuilder<RateLimitConfig>) -> PolicyBuilder<RateLimitConfig>,
+    ) -> Self {
+        self.rate_limit = Some(Slot::Configured(configure(RateLimiter::builder(Arc::clone(
+            &self.name,
+        )))));
         self
     }
 
-    /// A timeout, per attempt (the innermost layer).
-    pub fn timeout(mut self, timeout: Timeout) -> Self {
-        self.layers.timeout = Some(timeout);
+    /// A bulkhead per attempt, named after the pipeline, configured by `configure` from
+    /// the defaults ([`BulkheadConfig`]).
+    pub fn bulkhead(
+        mut self,
+        configure: impl FnOnce(PolicyBuilder<BulkheadConfig>) -> PolicyBuilder<BulkheadConfig>,
+    ) -> Self {
+        self.bulkhead = Some(Slot::Configured(configure(Bulkhead::builder(Arc::clone(
+            &self.name,
+        )))));
         self
     }
 
-    /// Builds the pipeline. Every layer was validated when it was built, so this cannot
-    /// fail.
-    pub fn build(self) -> Pipeline {
-        Pipeline {
+    /// A timeout per attempt (the innermost layer), named after the pipeline. Any
+    /// duration is accepted, as by [`Timeout::new`].
+    pub fn timeout(mut self, after: Duration) -> Self {
+        self.timeout = Some(TimeoutSlot::After(after));
+        self
+    }
+
+    /// Adds a policy built elsewhere (often shared through a
+    /// [`Registry`](crate::Registry)) as the layer its type says. It keeps its own name
+    /// and bus.
+    pub fn policy(mut self, policy: impl PipelinePolicy) -> Self {
+        policy.place(&mut self);
+        self
+    }
+
+    /// Builds every layer configured inline and stacks them with the given ones.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of the first layer configured inline whose settings cannot
+    /// work, naming the pipeline.
+    pub fn build(self) -> Result<Pipeline, ConfigError> {
+        let bus = &self.events;
+        let timeout = self.timeout.map(|slot| match slot {
+            TimeoutSlot::Given(timeout) => timeout,
+            TimeoutSlot::After(after) => Timeout::new(Arc::clone(&self.name), after).events(bus),
+        });
+        let layers = Layers {
+            breaker: self.breaker.map(|slot| slot.build(bus)).transpose()?,
+            retry: self.retry.map(|slot| slot.build(bus)).transpose()?,
+            rate_limit: self.rate_limit.map(|slot| slot.build(bus)).transpose()?,
+            bulkhead: self.bulkhead.map(|slot| slot.build(bus)).transpose()?,
+            timeout,
+        };
+        Ok(Pipeline {
             name: self.name,
-            layers: self.layers,
-        }
+            layers,
+        })
+    }
+}
+
+impl fmt::Debug for PipelineBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineBuilder")
+            .field("name", &self.name)
+            .field("breaker", &self.breaker)
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .field("bulkhead", &self.bulkhead)
+            .field("timeout", &self.timeout)
+            .finish()
     }
 }
 
@@ -85,7 +256,12 @@ impl Pipeline {
     pub fn builder(name: impl Into<Arc<str>>) -> PipelineBuilder {
         PipelineBuilder {
             name: name.into(),
-            layers: Layers::default(),
+            events: ResilienceBus::default(),
+            breaker: None,
+            retry: None,
+            rate_limit: None,
+            bulkhead: None,
+            timeout: None,
         }
     }
 
