@@ -25,17 +25,22 @@
 //!     └── store
 //! ```
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use hale::chaos::{
-    ChaosRun, FaultError, FaultKind, FaultPlan, FaultRule, Injected, Injector, Outcome, RunArgs, spawn_killer,
+    ChaosRun, FaultError, FaultKind, FaultPlan, FaultRule, Injected, Injector, Outcome, spawn_killer,
 };
 use hale::core::{ChildRef, RestartBackoff, Watch};
 use hale::prelude::*;
 use hale::resilience::{AnsweredBy, ErrorClass, Escalation, FallbackChain, Pipeline, RetryConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{Progress, RunArgs};
 
 /// A document: its size decides how long extraction takes.
 #[derive(Clone, Debug)]
@@ -209,15 +214,19 @@ fn default_plan(seed: u64) -> FaultPlan {
 }
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    cli::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
         )
         .init();
     // Injected panics are healed by the supervisors and counted in the
-    // report; keep the default hook's backtraces off the screen.
-    std::panic::set_hook(Box::new(|_| {}));
+    // report: keep them off the screen, and show any other panic.
+    hale::chaos::silence_injected_panics();
 
     let args = RunArgs::from_env(400)?;
     let plan = match &args.plan {
@@ -339,7 +348,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The documents, one after another.
     let notes = run.notes();
+    let mut progress = Progress::new(args.items);
     for id in 0..args.items {
+        progress.advance(id);
         let doc = Doc::new(id, seed);
         run.ledger().submit(id);
         let mut degraded = false;
@@ -383,14 +394,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         run.ledger().settle(id, outcome);
     }
 
+    progress.advance(args.items);
+
     if let Some(killer) = killer {
         killer.abort();
     }
     root.stop(Duration::from_secs(30)).await;
     let report = run.finish().await;
     println!("{report}");
-    if let Some(path) = &args.json {
-        report.write_json(path)?;
+    if let Some(json) = args.json {
+        json.write(&serde_json::to_string_pretty(&report)?)?;
     }
     if !report.nothing_lost() {
         return Err(format!("{} work items lost", report.items.lost + report.items.miscounted).into());

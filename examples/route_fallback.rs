@@ -35,18 +35,23 @@
 //!     └── secondary   client of the secondary routing API
 //! ```
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use hale::chaos::{
-    ChaosRun, FaultError, FaultKind, FaultPlan, FaultRule, Injected, Injector, Outcome, RunArgs, spawn_killer,
+    ChaosRun, FaultError, FaultKind, FaultPlan, FaultRule, Injected, Injector, Outcome, spawn_killer,
 };
 use hale::core::{ChildRef, RestartBackoff};
 use hale::prelude::*;
 use hale::resilience::{AnsweredBy, ConfigError, ErrorClass, Escalation, FallbackChain, Pipeline};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::time::Instant;
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{Progress, RunArgs};
 
 /// Time between two requests.
 const ARRIVAL_MS: u64 = 500;
@@ -233,14 +238,19 @@ fn api_pipeline(
 }
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    cli::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
         )
         .init();
-    // Injected panics are healed and counted; keep backtraces off the screen.
-    std::panic::set_hook(Box::new(|_| {}));
+    // Injected panics are healed and counted: keep them off the screen, and
+    // show any other panic.
+    hale::chaos::silence_injected_panics();
 
     let args = RunArgs::from_env(600)?;
     let plan = match &args.plan {
@@ -317,7 +327,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let notes = run.notes();
     let mut served = [0u64; 4];
     let start = Instant::now();
+    let mut progress = Progress::new(args.items);
     for id in 0..args.items {
+        progress.advance(id);
         tokio::time::sleep_until(start + Duration::from_millis(id * ARRIVAL_MS)).await;
         run.ledger().submit(id);
         let (by, outcome) = match routes.call(Trip::new(id, seed)).await {
@@ -336,6 +348,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         served[by] += 1;
         run.ledger().settle(id, outcome);
     }
+    progress.advance(args.items);
 
     if let Some(killer) = killer {
         killer.abort();
@@ -355,8 +368,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     notes.add("primary calls skipped", skipped);
     let report = run.finish().await;
     println!("{report}");
-    if let Some(path) = &args.json {
-        report.write_json(path)?;
+    if let Some(json) = args.json {
+        json.write(&serde_json::to_string_pretty(&report)?)?;
     }
     if !report.nothing_lost() {
         return Err(format!("{} work items lost", report.items.lost + report.items.miscounted).into());
