@@ -81,10 +81,7 @@ fn an_unwritable_json_path_fails_before_the_run_and_names_the_path() {
         .join("report.json");
     let error = JsonReport::open(&path).unwrap_err();
     assert!(matches!(error, ArgsError::Json { .. }));
-    assert!(
-        error.to_string().contains(&path.display().to_string()),
-        "{error}"
-    );
+    assert!(error.to_string().contains(&path.display().to_string()), "{error}");
 }
 
 #[test]

@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -11,13 +11,13 @@ use tokio::time::Instant;
 use super::config::BreakerConfig;
 use super::machine::{Admission, Machine, Transition};
 use super::state::BreakerState;
+use super::sync::{AtomicU64, Lock};
 use crate::builder::PolicyBuilder;
 use crate::classify::{CallOutcome, Classify, call_outcome};
 use crate::error::{ConfigError, Rejection, ResilienceError};
 use crate::events::{EventKind, ResilienceBus};
 use crate::registry::Registry;
 use crate::stats::{bump, counters};
-use crate::util::lock;
 
 counters! {
     BreakerCounters =>
@@ -122,7 +122,7 @@ struct Shared {
     /// `epoch << STATE_BITS | state`, mirrored from the machine after every change, so
     /// a closed breaker admits a call with one atomic load and no lock.
     published: AtomicU64,
-    machine: Mutex<Machine>,
+    machine: Lock<Machine>,
     events: ResilienceBus,
     counters: BreakerCounters,
 }
@@ -146,7 +146,7 @@ impl CircuitBreaker {
                 name,
                 config,
                 published: AtomicU64::new(state_code(BreakerState::Closed)),
-                machine: Mutex::new(machine),
+                machine: Lock::new(machine),
                 events,
                 counters: BreakerCounters::default(),
             }),
@@ -176,7 +176,7 @@ impl CircuitBreaker {
 
     /// The rates the breaker currently judges by.
     pub fn metrics(&self) -> WindowMetrics {
-        let mut machine = lock(&self.shared.machine);
+        let mut machine = self.shared.machine.lock();
         let tally = machine.tally(Instant::now());
         WindowMetrics {
             state: machine.state(),
@@ -272,7 +272,7 @@ impl CircuitBreaker {
         f: impl FnOnce(&mut Machine, Instant) -> (R, Option<Transition>),
     ) -> R {
         let (result, transition) = {
-            let mut machine = lock(&self.shared.machine);
+            let mut machine = self.shared.machine.lock();
             let out = f(&mut machine, now);
             let word = (machine.epoch() << STATE_BITS) | state_code(machine.state());
             self.shared.published.store(word, Ordering::Release);
