@@ -63,6 +63,18 @@ impl Timeout {
     /// Any duration is accepted: zero gives a call one poll, and a duration too long to
     /// represent as an instant (`Duration::MAX`) sets no limit (see the
     /// [module docs](crate::timeout)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::Timeout;
+    ///
+    /// let timeout = Timeout::new("search", Duration::from_secs(2));
+    /// assert_eq!(timeout.duration(), Duration::from_secs(2));
+    /// let unlimited = Timeout::new("batch", Duration::MAX); // no limit, no panic
+    /// assert_eq!(unlimited.duration(), Duration::MAX);
+    /// ```
     pub fn new(name: impl Into<Arc<str>>, after: Duration) -> Self {
         Self {
             name: name.into(),
@@ -73,30 +85,144 @@ impl Timeout {
     }
 
     /// Reports timeouts to `bus` (they are traced either way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::{ResilienceBus, Timeout};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let bus = ResilienceBus::new();
+    /// let mut events = bus.subscribe();
+    /// let timeout = Timeout::new("search", Duration::from_millis(10)).events(&bus);
+    /// let _ = timeout.call(std::future::pending::<Result<(), String>>).await;
+    /// assert_eq!(events.try_recv().unwrap().policy, "search");
+    /// # }
+    /// ```
     pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = bus.clone();
         self
     }
 
     /// The timeout's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let timeout = hale_resilience::Timeout::new("search", Duration::from_secs(1));
+    /// assert_eq!(timeout.name(), "search");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let timeout = hale_resilience::Timeout::new("search", Duration::from_secs(1));
+    /// assert_eq!(timeout.duration(), Duration::from_secs(1));
+    /// ```
     pub fn duration(&self) -> Duration {
         self.after
     }
 
     /// Counters since creation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::{Timeout, TimeoutStats};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let timeout = Timeout::new("search", Duration::from_secs(1));
+    /// let _ = timeout.call(|| async { Ok::<_, String>(()) }).await;
+    /// let _ = timeout.call(std::future::pending::<Result<(), String>>).await;
+    /// assert_eq!(timeout.stats(), TimeoutStats { calls: 2, timed_out: 1 });
+    /// # }
+    /// ```
     pub fn stats(&self) -> TimeoutStats {
         self.counters.snapshot()
     }
 
-    crate::util::call_via_run!();
+    crate::util::call_via_run! {
+        /// Runs `operation` under this time limit. The operation's own errors come back
+        /// as [`ResilienceError::Inner`].
+        ///
+        /// # Errors
+        ///
+        /// [`ResilienceError::Timeout`] when the limit passed first (the operation's
+        /// future is dropped then), or the operation's own error as
+        /// [`ResilienceError::Inner`].
+        ///
+        /// # Cancel safety
+        ///
+        /// Dropping the returned future drops the operation's future with it, at once;
+        /// the call counts in [`stats`](Self::stats) as a call, not as a timeout, and no
+        /// event is reported.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use hale_resilience::{ResilienceError, Timeout};
+        ///
+        /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+        /// # async fn main() {
+        /// let timeout = Timeout::new("search", Duration::from_secs(2));
+        /// let fast = timeout.call(|| async { Ok::<_, String>("hits") }).await;
+        /// assert_eq!(fast.unwrap(), "hits");
+        /// let slow = timeout
+        ///     .call(|| async {
+        ///         tokio::time::sleep(Duration::from_secs(3)).await;
+        ///         Ok::<_, String>("too late")
+        ///     })
+        ///     .await;
+        /// assert!(matches!(slow, Err(ResilienceError::Timeout { .. })));
+        /// # }
+        /// ```
+    }
 
     /// The building block for composition: `operation` already reports
     /// [`ResilienceError`]s, which pass through unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`ResilienceError::Timeout`] when the limit passed first, or the operation's own
+    /// error unchanged.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`call`](Self::call): dropping the future drops the operation at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::{Rejection, ResilienceError, Timeout};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let timeout = Timeout::new("search", Duration::from_secs(2));
+    /// // An inner policy's rejection passes through as it is.
+    /// let refused = timeout
+    ///     .run(|| async {
+    ///         Err::<(), ResilienceError<String>>(ResilienceError::Rejected(Rejection::BulkheadFull {
+    ///             bulkhead: "search".into(),
+    ///             max_concurrent: 4,
+    ///         }))
+    ///     })
+    ///     .await;
+    /// assert!(refused.unwrap_err().is_rejected());
+    /// # }
+    /// ```
     pub async fn run<T, E, F, Fut>(&self, operation: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,
