@@ -36,13 +36,36 @@ impl<C: Default> PolicyBuilder<C> {
 }
 
 impl<C> PolicyBuilder<C> {
-    /// Replaces the whole configuration.
+    /// Replaces the whole configuration (handy when settings come from a file, or are
+    /// shared by several policies).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{RetryConfig, RetryPolicy};
+    ///
+    /// let settings = RetryConfig { maximum_attempts: Some(5), ..Default::default() };
+    /// let retry = RetryPolicy::builder("api").config(settings).build().unwrap();
+    /// assert_eq!(retry.config().maximum_attempts, Some(5));
+    /// ```
     pub fn config(mut self, config: C) -> Self {
         self.config = config;
         self
     }
 
     /// Reports events to `bus` (they are traced either way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{CircuitBreaker, ResilienceBus};
+    ///
+    /// let bus = ResilienceBus::new();
+    /// let mut events = bus.subscribe();
+    /// let breaker = CircuitBreaker::builder("api").events(&bus).build().unwrap();
+    /// breaker.force_open();
+    /// assert_eq!(events.try_recv().unwrap().policy, "api");
+    /// ```
     pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = Some(bus.clone());
         self
@@ -56,6 +79,13 @@ impl<C> PolicyBuilder<C> {
     }
 
     /// The configuration as set so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = hale_resilience::Bulkhead::builder("db").max_concurrent(4);
+    /// assert_eq!(builder.current_config().max_concurrent, 4);
+    /// ```
     pub fn current_config(&self) -> &C {
         &self.config
     }
@@ -63,6 +93,19 @@ impl<C> PolicyBuilder<C> {
 
 impl<C: PolicyConfig> PolicyBuilder<C> {
     /// Validates the settings and builds the policy.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of the first setting that cannot work, naming the policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::RetryPolicy;
+    ///
+    /// assert!(RetryPolicy::builder("api").maximum_attempts(3).build().is_ok());
+    /// assert!(RetryPolicy::builder("api").backoff_coefficient(0.5).build().is_err());
+    /// ```
     pub fn build(self) -> Result<C::Policy, ConfigError> {
         self.config.validate_named(&self.name)?;
         Ok(self

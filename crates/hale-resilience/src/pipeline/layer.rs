@@ -83,6 +83,15 @@ impl<C> Clone for PipelineLayer<C> {
 impl PipelineLayer {
     /// A layer that classifies the service's errors through their
     /// [`ErrorClass`](crate::ErrorClass).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{Pipeline, PipelineLayer};
+    ///
+    /// let layer = PipelineLayer::new(Pipeline::builder("http").build().unwrap());
+    /// # let _ = layer;
+    /// ```
     pub fn new(pipeline: Pipeline) -> Self {
         Self::with_classifier(pipeline, ByErrorClass)
     }
@@ -90,6 +99,16 @@ impl PipelineLayer {
 
 impl<C> PipelineLayer<C> {
     /// A layer that classifies the service's errors with `classifier`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{Classifier, Pipeline, PipelineLayer};
+    ///
+    /// let by_status = Classifier::<u16>::new().retry_if(|status| *status >= 500);
+    /// let layer = PipelineLayer::with_classifier(Pipeline::builder("http").build().unwrap(), by_status);
+    /// # let _ = layer;
+    /// ```
     pub fn with_classifier(pipeline: Pipeline, classifier: C) -> Self {
         Self {
             pipeline,
