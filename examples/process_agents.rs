@@ -33,11 +33,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hale::chaos::{ChaosRun, FaultKind, FaultPlan, FaultRule, Injector, Outcome, RunArgs, spawn_killer};
+use std::process::ExitCode;
+
+use hale::chaos::{ChaosRun, FaultKind, FaultPlan, FaultRule, Injector, Outcome, spawn_killer};
 use hale::core::process::{Liveness, ProcessCommand, ProcessView};
 use hale::core::{ChildRef, Watch};
 use hale::prelude::*;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{Progress, RunArgs};
 
 const AGENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/agents/agent.py");
 
@@ -218,15 +224,19 @@ fn running(pid: u32) -> bool {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    cli::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
         )
         .init();
-    // Injected panics are healed by the supervisors and counted in the
-    // report; keep the default hook's backtraces off the screen.
-    std::panic::set_hook(Box::new(|_| {}));
+    // Injected panics are healed and counted: keep them off the screen, and
+    // show any other panic.
+    hale::chaos::silence_injected_panics();
     let python = std::process::Command::new("python3").arg("--version").output();
     if !python.is_ok_and(|output| output.status.success()) {
         println!("process_agents: skipped, python3 is not installed");
@@ -273,8 +283,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|kills| spawn_killer(root.clone(), kills, run.injector().clone()));
 
     // One lane per Python agent, all at once; items in order within a lane.
+    let settled = std::sync::Mutex::new((Progress::new(args.items), 0u64));
     let lane_runs = lanes.iter().enumerate().map(|(index, lane)| {
-        let (run, collator) = (&run, &collator);
+        let (run, collator, settled) = (&run, &collator, &settled);
         async move {
             let ids = (0..args.items).filter(|id| *id % AGENTS.len() as u64 == index as u64);
             for id in ids {
@@ -287,6 +298,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     None => Outcome::DeadLettered,
                 };
                 run.ledger().settle(id, outcome);
+                let mut settled = hale::util::lock(settled);
+                settled.1 += 1;
+                let done = settled.1;
+                settled.0.advance(done);
             }
         }
     });
@@ -330,8 +345,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let report = run.finish().await;
     println!("{report}");
-    if let Some(path) = &args.json {
-        report.write_json(path)?;
+    if let Some(json) = args.json {
+        json.write(&serde_json::to_string_pretty(&report)?)?;
     }
     if !report.nothing_lost() {
         return Err(format!("{} work items lost", report.items.lost + report.items.miscounted).into());
