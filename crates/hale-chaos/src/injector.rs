@@ -125,6 +125,16 @@ impl Injector {
     /// Runs `call` under whatever fault the plan puts on it: a panic, an
     /// injected error, a delay, a hang, an outage, or `corrupt` applied to
     /// its result.
+    ///
+    /// # Errors
+    ///
+    /// [`Injected`]: the call's own error, or the fault the plan injected.
+    ///
+    /// # Cancel safety
+    ///
+    /// The fault is decided and logged when the future is first polled;
+    /// dropping it afterwards drops `call` with it (a hang ends there), and
+    /// the fault stays in the log, as it would for a caller that timed out.
     pub async fn inject<T, E, Fut>(
         &self,
         site: &str,

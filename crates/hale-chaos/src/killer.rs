@@ -15,6 +15,10 @@ use crate::plan::KillSchedule;
 
 /// Every running worker of the tree under `root`, depth first in start
 /// order (a stable order, so a seeded pick is reproducible).
+///
+/// # Cancel safety
+///
+/// Cancel safe: it only asks the supervisors what runs.
 pub async fn running_workers(root: &SupervisorRef) -> Vec<(ChildPath, ActorCell)> {
     let mut found = Vec::new();
     collect(root.clone(), &mut found).await;

@@ -111,6 +111,10 @@ impl Ledger {
 
     /// Waits until every submitted item has an outcome, or `limit` passes
     /// (tokio time). Returns whether all settled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: waiting changes nothing.
     pub async fn wait_settled(&self, limit: std::time::Duration) -> bool {
         let settled = async {
             loop {

@@ -95,6 +95,11 @@ impl ChaosRun {
     }
 
     /// Ends the run (stop the tree first) and builds the report.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: the run is consumed, and a dropped future loses the
+    /// report and the events its collector had gathered.
     pub async fn finish(self) -> ChaosReport {
         let duration = self.started.elapsed();
         let seen = self.collector.finish().await;

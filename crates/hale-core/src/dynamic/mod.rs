@@ -43,10 +43,11 @@
 //! # }
 //! ```
 
+mod child_template;
 mod dynamic_child_id;
 mod dynamic_start;
 mod dynamic_supervisor_ref;
-mod template;
+mod template_supervisor;
 
 use std::sync::Arc;
 
@@ -55,10 +56,11 @@ use crate::path::ChildPath;
 use crate::spec::DynamicSupervisorSpec;
 use crate::supervisor::{Blueprint, spawn};
 
+pub use child_template::ChildTemplate;
 pub use dynamic_child_id::DynamicChildId;
 pub use dynamic_start::{DynamicChild, DynamicStart};
 pub use dynamic_supervisor_ref::DynamicSupervisorRef;
-pub use template::{ChildTemplate, TemplateSupervisor};
+pub use template_supervisor::TemplateSupervisor;
 
 /// Starts dynamic supervisors.
 #[derive(Debug, Clone, Copy)]

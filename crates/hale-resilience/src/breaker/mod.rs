@@ -36,16 +36,23 @@
 //! [`ErrorClass::is_failure`]: crate::ErrorClass::is_failure
 //! [`Classifier`]: crate::Classifier
 
+mod breaker_permit;
+mod breaker_stats;
+mod circuit_breaker;
 mod config;
-mod handle;
 mod machine;
 mod state;
 mod sync;
 mod window;
+mod window_metrics;
 
+pub use breaker_permit::BreakerPermit;
+pub(crate) use breaker_stats::BreakerCounters;
+pub use breaker_stats::BreakerStats;
+pub use circuit_breaker::CircuitBreaker;
 pub use config::{BreakerConfig, SlidingWindow};
-pub use handle::{BreakerPermit, BreakerStats, CircuitBreaker, WindowMetrics};
 pub use state::BreakerState;
+pub use window_metrics::WindowMetrics;
 
 #[cfg(test)]
 mod tests;

@@ -1,11 +1,11 @@
-//! The shared circuit-breaker handle and its permits.
+//! [`CircuitBreaker`]: the breaker itself, its packed state word and its
+//! calls.
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::config::BreakerConfig;
@@ -13,53 +13,13 @@ use super::machine::{Admission, Machine, Transition};
 use super::state::BreakerState;
 use super::sync::{AtomicU64, Lock};
 use crate::builder::PolicyBuilder;
-use crate::classify::{CallOutcome, Classify, call_outcome};
+use crate::classify::{Classify, call_outcome};
 use crate::error::{ConfigError, Rejection, ResilienceError};
 use crate::events::{EventKind, ResilienceBus};
 use crate::registry::Registry;
-use crate::stats::{bump, counters};
+use crate::stats::bump;
 
-counters! {
-    BreakerCounters =>
-    /// Counters of a circuit breaker since it was built.
-    pub struct BreakerStats {
-        /// Calls let through.
-        permitted,
-        /// Calls refused without calling the dependency.
-        rejected,
-        /// Calls reported as successful (a call that ends after the breaker changed
-        /// state is counted here but not recorded in the new state's window).
-        successes,
-        /// Calls reported as failed (same note).
-        failures,
-        /// Reported calls that were slow (successful or not).
-        slow_calls,
-        /// Calls that ended without being recorded (cancelled, or ignored errors).
-        ignored,
-        /// State changes.
-        transitions,
-        /// Times the breaker opened on its own.
-        opened,
-    }
-}
-
-/// The rates the breaker currently judges the dependency by: its sliding window when
-/// closed, its trial calls when half-open.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct WindowMetrics {
-    /// State when measured.
-    pub state: BreakerState,
-    /// Calls recorded.
-    pub calls: u32,
-    /// Of which failed.
-    pub failures: u32,
-    /// Of which slow.
-    pub slow_calls: u32,
-    /// Failures in percent of calls.
-    pub failure_rate: f64,
-    /// Slow calls in percent of calls.
-    pub slow_call_rate: f64,
-}
+use super::{BreakerCounters, BreakerPermit, BreakerStats, WindowMetrics};
 
 /// State code in the low bits of the published word, epoch above it.
 const STATE_BITS: u32 = 3;
@@ -113,18 +73,18 @@ fn decode_state(word: u64) -> BreakerState {
 /// ```
 #[derive(Clone)]
 pub struct CircuitBreaker {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
 }
 
-struct Shared {
-    name: Arc<str>,
-    config: BreakerConfig,
+pub(super) struct Shared {
+    pub(super) name: Arc<str>,
+    pub(super) config: BreakerConfig,
     /// `epoch << STATE_BITS | state`, mirrored from the machine after every change, so
     /// a closed breaker admits a call with one atomic load and no lock.
     published: AtomicU64,
     machine: Lock<Machine>,
     events: ResilienceBus,
-    counters: BreakerCounters,
+    pub(super) counters: BreakerCounters,
 }
 
 impl CircuitBreaker {
@@ -459,13 +419,16 @@ impl CircuitBreaker {
 
     /// Runs `f` on the locked machine, publishes its state, then reports any transition
     /// (outside the lock, so subscribers never slow down callers).
-    fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, Instant) -> (R, Option<Transition>)) -> R {
+    pub(super) fn with_machine<R>(
+        &self,
+        f: impl FnOnce(&mut Machine, Instant) -> (R, Option<Transition>),
+    ) -> R {
         self.with_machine_at(Instant::now(), f)
     }
 
     /// [`with_machine`](Self::with_machine) at a time the caller has already read
     /// (a clock read is a good part of the cost of a call through a closed breaker).
-    fn with_machine_at<R>(
+    pub(super) fn with_machine_at<R>(
         &self,
         now: Instant,
         f: impl FnOnce(&mut Machine, Instant) -> (R, Option<Transition>),
@@ -496,105 +459,6 @@ impl fmt::Debug for CircuitBreaker {
         f.debug_struct("CircuitBreaker")
             .field("name", &self.shared.name)
             .field("state", &self.state())
-            .finish()
-    }
-}
-
-/// Permission to make one call through a breaker. Report how it went with
-/// [`record`](Self::record) (or the shortcuts); dropping the permit unreported records
-/// nothing.
-#[must_use = "a permit records nothing unless its outcome is reported"]
-pub struct BreakerPermit {
-    breaker: CircuitBreaker,
-    epoch: u64,
-    started: Instant,
-    settled: bool,
-}
-
-impl BreakerPermit {
-    /// Reports the call's outcome; its duration is measured from the permit's creation.
-    /// An outcome reported after the breaker changed state counts in the stats but not
-    /// in the new state's window.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use hale_resilience::{CallOutcome, CircuitBreaker};
-    ///
-    /// let breaker = CircuitBreaker::builder("payments").build().unwrap();
-    /// breaker.try_acquire().unwrap().record(CallOutcome::Ignored); // a cancelled request
-    /// assert_eq!(breaker.stats().ignored, 1);
-    /// ```
-    pub fn record(mut self, outcome: CallOutcome) {
-        self.settled = true;
-        let now = Instant::now();
-        let elapsed = now.saturating_duration_since(self.started);
-        let shared = &self.breaker.shared;
-        let slow = elapsed >= shared.config.slow_call_duration;
-        let counters = &shared.counters;
-        match outcome {
-            CallOutcome::Success => bump(&counters.successes),
-            CallOutcome::Failure => bump(&counters.failures),
-            CallOutcome::Ignored => bump(&counters.ignored),
-        }
-        if slow && outcome != CallOutcome::Ignored {
-            bump(&counters.slow_calls);
-        }
-        let epoch = self.epoch;
-        self.breaker.with_machine_at(now, |machine, now| {
-            ((), machine.record(epoch, outcome, elapsed, now))
-        });
-    }
-
-    /// Reports a successful call.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let breaker = hale_resilience::CircuitBreaker::builder("payments").build().unwrap();
-    /// breaker.try_acquire().unwrap().success();
-    /// assert_eq!(breaker.stats().successes, 1);
-    /// ```
-    pub fn success(self) {
-        self.record(CallOutcome::Success);
-    }
-
-    /// Reports a failed call.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let breaker = hale_resilience::CircuitBreaker::builder("payments").build().unwrap();
-    /// breaker.try_acquire().unwrap().failure();
-    /// assert_eq!(breaker.stats().failures, 1);
-    /// ```
-    pub fn failure(self) {
-        self.record(CallOutcome::Failure);
-    }
-}
-
-impl Drop for BreakerPermit {
-    fn drop(&mut self) {
-        if self.settled {
-            return;
-        }
-        bump(&self.breaker.shared.counters.ignored);
-        // Only a half-open trial holds anything worth giving back.
-        if self.breaker.state() == BreakerState::HalfOpen {
-            let epoch = self.epoch;
-            self.breaker.with_machine(|machine, _| {
-                machine.release(epoch);
-                ((), None)
-            });
-        }
-    }
-}
-
-impl fmt::Debug for BreakerPermit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BreakerPermit")
-            .field("breaker", &self.breaker.shared.name)
-            .field("epoch", &self.epoch)
             .finish()
     }
 }
