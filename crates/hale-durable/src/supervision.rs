@@ -1,0 +1,63 @@
+//! The touch points with hale-core, in one place: every workflow run is a
+//! task child of one dynamic supervisor, restarted (transient) when it
+//! crashes; a restart resumes from the last checkpoint because the task's
+//! work is "drive this workflow from its store", never "start it over".
+//!
+//! Joining duplicate starts and delivering a run's result happen in the
+//! engine ([`crate::Durable`]), which keys children by workflow id and
+//! activation; `start_unique` is the second guard.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use hale_core::{
+    ChildSpec, DynamicStart, DynamicSupervisor, DynamicSupervisorRef, DynamicSupervisorSpec, Restart,
+    TaskError,
+};
+
+use crate::error::DurableError;
+
+/// The supervisor that workflow runs live under.
+#[derive(Clone, Debug)]
+pub(crate) struct Agents {
+    supervisor: DynamicSupervisorRef,
+}
+
+impl Agents {
+    pub(crate) async fn start(name: &str, intensity: u32, period: Duration) -> Result<Self, DurableError> {
+        let spec = DynamicSupervisorSpec::new(name)
+            .intensity(intensity)
+            .period(period);
+        let supervisor = DynamicSupervisor::start(spec)
+            .await
+            .map_err(|error| DurableError::InvalidSetting(error.to_string()))?;
+        Ok(Self { supervisor })
+    }
+
+    /// Runs `work` as a supervised task keyed `key`. `work` gets the
+    /// incarnation: 0 for the start, 1, 2, ... for restarts after crashes.
+    pub(crate) async fn spawn<F, Fut>(&self, key: String, work: F) -> Result<(), String>
+    where
+        F: Fn(u32) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let incarnations = Arc::new(AtomicU32::new(0));
+        let spec = ChildSpec::task(key.clone(), move |_ctx| {
+            let incarnation = incarnations.fetch_add(1, Ordering::Relaxed);
+            let run = work(incarnation);
+            async move { run.await.map_err(TaskError::from) }
+        })
+        .restart(Restart::Transient);
+        match self.supervisor.start_unique(key, spec).await {
+            Ok(DynamicStart::Started(_) | DynamicStart::AlreadyRunning(_)) => Ok(()),
+            Ok(DynamicStart::Ignored) => Err("the task's start was ignored".into()),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    pub(crate) async fn stop(&self, limit: Duration) {
+        self.supervisor.stop(limit).await;
+    }
+}
