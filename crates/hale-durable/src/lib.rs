@@ -13,7 +13,7 @@
 //! | [`WorkflowContext`], [`StepBuilder`], [`Gate`] | `context` | steps, side effects with idempotency keys ([`StepInfo::key`]), compensations, approval gates, the [`Budget`] guard |
 //! | [`Durable`], [`DurableBuilder`] | `engine` | start/join by id ([`IdReuse`]), [`Durable::resume_all`], decisions, dead letters and replays, pruning |
 //! | [`WorkflowHandle`], [`Outcome`] | `handle` | waiting for a run's end |
-//! | [`Store`], [`SqliteStore`] | `store` | the schema, migrations, group commit |
+//! | [`Store`], [`SqliteStore`], [`PostgresStore`] | `store` | the schema, migrations, group commit |
 //! | [`AuditEntry`], [`AuditCheck`] | `audit` | the append-only, hash-chained audit log and its tamper check |
 //! | [`DurableEvents`], [`DurableEvent`] | `events` | a bounded stream of what the engine did |
 //! | records | `record` | [`WorkflowRecord`], [`StepRecord`], [`DeadLetter`], [`ApprovalRecord`], [`WriteOp`] |
@@ -80,6 +80,7 @@ pub use record::{
     ApprovalRecord, ApprovalStatus, AuditDraft, AuditEntry, CompensationRecord, DeadLetter, History,
     StepKind, StepRecord, StepStatus, WorkflowRecord, WorkflowStatus, WriteOp,
 };
+pub use store::postgres::PostgresStore;
 pub use store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use store::{Store, StoreCounts, StoreFuture};
 pub use workflow::Workflow;

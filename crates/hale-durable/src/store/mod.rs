@@ -1,11 +1,12 @@
 //! Stores: where checkpoints live. One [`Store`] trait, two stores behind
 //! it: [`SqliteStore`](crate::SqliteStore) (embedded, the default) and
-//! `PostgresStore` (shared between processes).
+//! [`PostgresStore`](crate::PostgresStore) (shared between processes).
 //!
 //! Both keep the same schema (see `docs/durable.md`), versioned and
 //! migrated when opened, and both decode every row they read: a corrupt or
 //! foreign row is a [`StoreError::Corrupt`], never a panic.
 
+pub(crate) mod postgres;
 pub(crate) mod sql;
 pub(crate) mod sqlite;
 

@@ -326,7 +326,7 @@ pub(crate) mod query {
     pub(crate) const COMPENSATIONS: &str = "SELECT workflow_id, step_seq, name, status, error, key, attempts, at_ms FROM hale_compensations WHERE workflow_id = $1 ORDER BY step_seq DESC";
     pub(crate) const APPROVALS: &str = "SELECT workflow_id, seq, gate, request, status, escalated, decided_by, note, requested_ms, deadline_ms, decided_ms FROM hale_approvals WHERE workflow_id = $1 ORDER BY seq";
     pub(crate) const WAITING_APPROVALS: &str = "SELECT workflow_id, seq, gate, request, status, escalated, decided_by, note, requested_ms, deadline_ms, decided_ms FROM hale_approvals WHERE status = 'waiting' ORDER BY requested_ms, workflow_id LIMIT $1";
-    pub(crate) const DEAD_LETTERS: &str = "SELECT id, workflow_id, workflow_name, input, error, history, at_ms, replayed_ms, replayed_by FROM hale_dead_letters WHERE replayed_ms IS NULL OR $1 = 1 ORDER BY id LIMIT $2";
+    pub(crate) const DEAD_LETTERS: &str = "SELECT id, workflow_id, workflow_name, input, error, history, at_ms, replayed_ms, replayed_by FROM hale_dead_letters WHERE replayed_ms IS NULL OR CAST($1 AS BIGINT) = 1 ORDER BY id LIMIT $2";
     pub(crate) const DEAD_LETTER: &str = "SELECT id, workflow_id, workflow_name, input, error, history, at_ms, replayed_ms, replayed_by FROM hale_dead_letters WHERE id = $1";
     pub(crate) const AUDIT: &str = "SELECT seq, at_ms, workflow_id, action, detail, prev_hash, hash FROM hale_audit WHERE seq > $1 ORDER BY seq LIMIT $2";
     pub(crate) const LAST_AUDIT: &str = "SELECT seq, at_ms, workflow_id, action, detail, prev_hash, hash FROM hale_audit ORDER BY seq DESC LIMIT 1";
