@@ -1,7 +1,7 @@
 //! Chaos example 1, the README's main job: a document pipeline under fire.
 //!
 //! ```text
-//! cargo run --release --example document_pipeline -- [--seed N] [--items N] [--plan FILE] [--json FILE]
+//! cargo run --release --example document_pipeline -- [--seed N] [--items N] [--plan FILE] [--json FILE] [--store FILE]
 //! ```
 //!
 //! Documents go through four agents: classify, extract (an LLM-like call,
@@ -38,6 +38,9 @@ use hale::resilience::{
     AnsweredBy, CircuitBreaker, ErrorClass, Escalation, FallbackChain, Pipeline, RetryPolicy, Timeout,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+#[path = "support/durable_pipeline.rs"]
+mod durable_pipeline;
 
 /// A document: its size decides how long extraction takes.
 #[derive(Clone, Debug)]
@@ -240,7 +243,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // report; keep the default hook's backtraces off the screen.
     std::panic::set_hook(Box::new(|_| {}));
 
-    let args = RunArgs::from_env(400)?;
+    let (durable_store, cli) = durable_pipeline::take_store_arg(std::env::args().skip(1));
+    let args = RunArgs::parse(cli, 400)?;
     let plan = match &args.plan {
         Some(path) => FaultPlan::from_path(path)?.with_seed(args.seed),
         None => default_plan(args.seed),
@@ -350,9 +354,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .timeout(timeout("storage", 1_000, &run)?)
         .build();
 
-    // The documents, one after another.
+    // The documents, one after another (in durable mode, as workflows).
     let notes = run.notes();
-    for id in 0..args.items {
+    let durable = match &durable_store {
+        Some(path) => Some(
+            durable_pipeline::process(
+                path,
+                &args,
+                run.ledger(),
+                durable_pipeline::Stages {
+                    classify: (classify.clone(), classify_policy.clone()),
+                    extraction: extraction.clone(),
+                    validate: (validate.clone(), validate_policy.clone()),
+                    store: (store.clone(), store_policy.clone()),
+                    notes: notes.clone(),
+                },
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    for id in 0..if durable.is_some() { 0 } else { args.items } {
         let doc = Doc::new(id, seed);
         run.ledger().submit(id);
         let mut degraded = false;
@@ -402,6 +424,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     root.stop(Duration::from_secs(30)).await;
     let report = run.finish().await;
     println!("{report}");
+    if let Some(summary) = &durable {
+        println!("{summary}");
+    }
     if let Some(path) = &args.json {
         report.write_json(path)?;
     }

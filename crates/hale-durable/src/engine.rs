@@ -242,7 +242,7 @@ pub struct DurableBuilder {
     event_capacity: usize,
     max_crashes: u32,
     retention: Option<Duration>,
-    sweep_every: Duration,
+    sweep_every: Option<Duration>,
     supervisor_intensity: u32,
 }
 
@@ -307,7 +307,18 @@ impl DurableBuilder {
     /// How often overdue gates are escalated and (with a retention) old rows
     /// pruned (default 1 s).
     pub fn sweep_every(mut self, every: Duration) -> Self {
-        self.sweep_every = every;
+        self.sweep_every = Some(every);
+        self
+    }
+
+    /// Runs no sweeper: overdue gates are escalated and old rows pruned
+    /// only when [`Durable::escalate_overdue`] and
+    /// [`Durable::prune_finished_before`] are called (at
+    /// [`Durable::resume_all`] too). For programs on tokio's paused clock,
+    /// where a sweeper's timer would pull simulated time forward while the
+    /// store works.
+    pub fn without_sweeper(mut self) -> Self {
+        self.sweep_every = None;
         self
     }
 
@@ -328,7 +339,7 @@ impl DurableBuilder {
     /// # Cancel safety
     /// Dropped before it returns, nothing is left running.
     pub async fn build(self) -> Result<Durable, DurableError> {
-        if self.sweep_every.is_zero() {
+        if self.sweep_every.is_some_and(|every| every.is_zero()) {
             return Err(DurableError::InvalidSetting(
                 "sweep_every must be more than zero".into(),
             ));
@@ -370,12 +381,14 @@ impl DurableBuilder {
             max_crashes: self.max_crashes,
             tickers: Mutex::default(),
         });
-        let sweeper = tokio::spawn(sweep(Arc::downgrade(&engine), self.sweep_every, self.retention));
-        engine
-            .tickers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(sweeper);
+        if let Some(every) = self.sweep_every {
+            let sweeper = tokio::spawn(sweep(Arc::downgrade(&engine), every, self.retention));
+            engine
+                .tickers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(sweeper);
+        }
         Ok(Durable { engine })
     }
 }
@@ -464,7 +477,7 @@ impl Durable {
             event_capacity: 4_096,
             max_crashes: 5,
             retention: None,
-            sweep_every: Duration::from_secs(1),
+            sweep_every: Some(Duration::from_secs(1)),
             supervisor_intensity: 1_000,
         }
     }

@@ -358,8 +358,22 @@ fn audit_tail(connection: &Connection) -> Result<(i64, String), StoreError> {
 }
 
 /// Brings the schema to [`sql::SCHEMA_VERSION`], refusing foreign or newer
-/// databases.
+/// databases. The check and the migration hold the write lock together, so
+/// two processes opening a new file at once cannot both migrate it.
 fn migrate(connection: &Connection, name: &str) -> Result<(), StoreError> {
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    let result = migrate_locked(connection, name);
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    match connection.execute_batch(end) {
+        Ok(()) => result,
+        Err(error) => {
+            let _ = connection.execute_batch("ROLLBACK");
+            result.and(Err(backend(error)))
+        }
+    }
+}
+
+fn migrate_locked(connection: &Connection, name: &str) -> Result<(), StoreError> {
     let table_exists = |table: &str| -> Result<bool, StoreError> {
         connection
             .query_row(
@@ -410,7 +424,6 @@ fn migrate(connection: &Connection, name: &str) -> Result<(), StoreError> {
         return Ok(());
     }
     let run = || -> rusqlite::Result<()> {
-        connection.execute_batch("BEGIN IMMEDIATE")?;
         connection.execute_batch(
             "CREATE TABLE IF NOT EXISTS hale_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         )?;
@@ -428,12 +441,9 @@ fn migrate(connection: &Connection, name: &str) -> Result<(), StoreError> {
             "INSERT INTO hale_meta (key, value) VALUES ('schema_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [sql::SCHEMA_VERSION.to_string()],
         )?;
-        connection.execute_batch("COMMIT")
+        Ok(())
     };
-    run().map_err(|error| {
-        let _ = connection.execute_batch("ROLLBACK");
-        backend(error)
-    })
+    run().map_err(backend)
 }
 
 fn write_loop(mut writer: Writer, mut requests: mpsc::Receiver<WriteRequest>, max_batch: usize) {
