@@ -12,6 +12,7 @@
 //! ```
 
 mod child;
+mod durable;
 mod dynamic;
 mod happy;
 mod otp;
@@ -32,7 +33,7 @@ pub(crate) type BenchError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type BenchResult<T> = Result<T, BenchError>;
 
 /// The measurement families.
-const FAMILIES: [&str; 5] = ["otp", "restart", "dynamic", "happy", "watchdog"];
+const FAMILIES: [&str; 6] = ["otp", "restart", "dynamic", "happy", "watchdog", "durable"];
 
 /// Command-line options.
 #[derive(Debug)]
@@ -165,12 +166,21 @@ fn run(args: &[String]) -> BenchResult<()> {
         eprintln!("== watchdog");
         rows.extend(runtime.block_on(watchdog::rows(options.quick)));
     }
+    let durable = if options.runs("durable") {
+        eprintln!("== durable workflows");
+        Some(runtime.block_on(async { tokio::spawn(durable::section(options.quick)).await })??)
+    } else {
+        None
+    };
     drop(runtime);
     println!("{}", table::render(&rows));
     for note in &notes {
         println!("{note}\n");
     }
     println!("{}", table::closing_note(&rows));
+    if let Some(durable) = &durable {
+        println!("## Durable workflows\n\n{durable}");
+    }
     if options.write_docs {
         let mut command = "cargo run --release -p hale-bench --".to_owned();
         for arg in args {

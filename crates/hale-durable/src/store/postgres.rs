@@ -186,7 +186,11 @@ async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         for migration in &sql::MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
             for statement in *migration {
                 transaction
-                    .batch_execute(&statement.replace("{serial}", "BIGSERIAL PRIMARY KEY"))
+                    .batch_execute(
+                        &statement
+                            .replace("{serial}", "BIGSERIAL PRIMARY KEY")
+                            .replace("{without_rowid}", ""),
+                    )
                     .await
                     .map_err(backend)?;
             }

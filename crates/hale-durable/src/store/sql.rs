@@ -19,7 +19,9 @@ pub(crate) const SCHEMA_VERSION: i64 = 1;
 pub(crate) const STORE_MARK: &str = "hale-durable";
 
 /// The migrations, in order: migration `i` brings the schema from version
-/// `i` to `i + 1`. `{serial}` is the dialect's auto-increment key type.
+/// `i` to `i + 1`. `{serial}` is the dialect's auto-increment key type;
+/// `{without_rowid}` keeps SQLite's rows in their primary key's own B-tree
+/// (one tree to write per step instead of a table and an index).
 pub(crate) const MIGRATIONS: &[&[&str]] = &[&[
     "CREATE TABLE hale_workflows (
         id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL,
@@ -29,16 +31,16 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[&[
     "CREATE TABLE hale_steps (
         workflow_id TEXT NOT NULL, seq BIGINT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
         status TEXT NOT NULL, input TEXT, output TEXT, error TEXT, key TEXT, cost BIGINT NOT NULL,
-        attempts BIGINT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (workflow_id, seq))",
+        attempts BIGINT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (workflow_id, seq)){without_rowid}",
     "CREATE TABLE hale_compensations (
         workflow_id TEXT NOT NULL, step_seq BIGINT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
         error TEXT, key TEXT NOT NULL, attempts BIGINT NOT NULL, at_ms BIGINT NOT NULL,
-        PRIMARY KEY (workflow_id, step_seq))",
+        PRIMARY KEY (workflow_id, step_seq)){without_rowid}",
     "CREATE TABLE hale_approvals (
         workflow_id TEXT NOT NULL, seq BIGINT NOT NULL, gate TEXT NOT NULL, request TEXT NOT NULL,
         status TEXT NOT NULL, escalated BIGINT NOT NULL, decided_by TEXT, note TEXT,
         requested_ms BIGINT NOT NULL, deadline_ms BIGINT, decided_ms BIGINT,
-        PRIMARY KEY (workflow_id, seq))",
+        PRIMARY KEY (workflow_id, seq)){without_rowid}",
     "CREATE INDEX hale_approvals_status ON hale_approvals (status)",
     "CREATE TABLE hale_dead_letters (
         id {serial}, workflow_id TEXT NOT NULL, workflow_name TEXT NOT NULL, input TEXT NOT NULL,

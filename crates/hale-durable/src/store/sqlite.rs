@@ -285,6 +285,11 @@ fn dialect(sql: &str) -> String {
     sql.replace('$', "?")
 }
 
+/// Runs a statement without parameters through the statement cache.
+fn run_cached(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
+    connection.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 fn query_all<T>(
     connection: &Connection,
     sql: &str,
@@ -325,6 +330,8 @@ fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connection, Store
 struct Writer {
     connection: Connection,
     tail: (i64, String),
+    /// Each statement constant's SQLite form, by the constant's address.
+    dialect: std::collections::HashMap<usize, String>,
 }
 
 fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Writer, StoreError> {
@@ -340,7 +347,11 @@ fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Writer, StoreErro
     configure(&connection, options)?;
     migrate(&connection, &path.display().to_string())?;
     let tail = audit_tail(&connection)?;
-    Ok(Writer { connection, tail })
+    Ok(Writer {
+        connection,
+        tail,
+        dialect: std::collections::HashMap::new(),
+    })
 }
 
 fn audit_tail(connection: &Connection) -> Result<(i64, String), StoreError> {
@@ -433,8 +444,11 @@ fn migrate_locked(connection: &Connection, name: &str) -> Result<(), StoreError>
         )?;
         for migration in &sql::MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
             for statement in *migration {
-                connection
-                    .execute_batch(&statement.replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT"))?;
+                connection.execute_batch(
+                    &statement
+                        .replace("{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT")
+                        .replace("{without_rowid}", " WITHOUT ROWID"),
+                )?;
             }
         }
         connection.execute(
@@ -449,7 +463,7 @@ fn migrate_locked(connection: &Connection, name: &str) -> Result<(), StoreError>
 fn write_loop(mut writer: Writer, mut requests: mpsc::Receiver<WriteRequest>, max_batch: usize) {
     let mut batch = Vec::with_capacity(max_batch);
     let mut stmts = Vec::new();
-    while let Some(first) = requests.blocking_recv() {
+    while let Some(first) = next_request(&mut requests) {
         batch.push(first);
         while batch.len() < max_batch {
             match requests.try_recv() {
@@ -465,6 +479,27 @@ fn write_loop(mut writer: Writer, mut requests: mpsc::Receiver<WriteRequest>, ma
     }
 }
 
+/// How long the writer keeps looking for the next request before it sleeps.
+/// A workflow's next step usually arrives within a few microseconds of its
+/// last commit's reply; catching it awake saves a thread wake-up per step.
+const STAY_AWAKE: Duration = Duration::from_micros(50);
+
+/// The next request: looked for awake for [`STAY_AWAKE`], then waited for
+/// asleep. `None` once every sender is gone.
+fn next_request(requests: &mut mpsc::Receiver<WriteRequest>) -> Option<WriteRequest> {
+    let awake_until = std::time::Instant::now() + STAY_AWAKE;
+    loop {
+        match requests.try_recv() {
+            Ok(request) => return Some(request),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+            Err(mpsc::error::TryRecvError::Empty) if std::time::Instant::now() < awake_until => {
+                std::thread::yield_now();
+            }
+            Err(mpsc::error::TryRecvError::Empty) => return requests.blocking_recv(),
+        }
+    }
+}
+
 /// Commits one group; returns each request's result.
 fn commit(
     writer: &mut Writer,
@@ -473,7 +508,7 @@ fn commit(
 ) -> Vec<Result<u64, StoreError>> {
     let alone = batch.len() == 1;
     let tail_before = writer.tail.clone();
-    if let Err(error) = writer.connection.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(error) = run_cached(&writer.connection, "BEGIN IMMEDIATE") {
         let error = backend(error);
         return batch.iter().map(|_| Err(error.clone())).collect();
     }
@@ -506,7 +541,7 @@ fn commit(
     } else {
         "COMMIT"
     };
-    if let Err(error) = writer.connection.execute_batch(finish) {
+    if let Err(error) = run_cached(&writer.connection, finish) {
         let _ = writer.connection.execute_batch("ROLLBACK");
         writer.tail = tail_before;
         let error = backend(error);
@@ -529,7 +564,7 @@ fn run_ops(writer: &mut Writer, ops: &[WriteOp], stmts: &mut Vec<Stmt>) -> Resul
                 entry.prev_hash.as_str().into(),
                 entry.hash.as_str().into(),
             ];
-            execute(&writer.connection, query::INSERT_AUDIT, &params)?;
+            execute(writer, query::INSERT_AUDIT, &params)?;
             writer.tail = (entry.seq, entry.hash);
             changed += 1;
             continue;
@@ -537,7 +572,7 @@ fn run_ops(writer: &mut Writer, ops: &[WriteOp], stmts: &mut Vec<Stmt>) -> Resul
         stmts.clear();
         sql::compile(op, stmts)?;
         for stmt in stmts.iter() {
-            let rows = execute(&writer.connection, stmt.sql, &stmt.params)?;
+            let rows = execute(writer, stmt.sql, &stmt.params)?;
             if let Expect::Some(conflict) = stmt.expect
                 && rows == 0
             {
@@ -549,8 +584,13 @@ fn run_ops(writer: &mut Writer, ops: &[WriteOp], stmts: &mut Vec<Stmt>) -> Resul
     Ok(changed)
 }
 
-fn execute(connection: &Connection, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
-    let mut statement = connection.prepare_cached(&dialect(sql)).map_err(backend)?;
+fn execute(writer: &mut Writer, sql: &'static str, params: &[Param]) -> Result<u64, StoreError> {
+    // Each statement is one of a fixed set of constants: convert it once.
+    let converted = writer
+        .dialect
+        .entry(sql.as_ptr() as usize)
+        .or_insert_with(|| dialect(sql));
+    let mut statement = writer.connection.prepare_cached(converted).map_err(backend)?;
     let rows = statement
         .execute(params_from_iter(params.iter()))
         .map_err(backend)?;
