@@ -151,6 +151,18 @@ struct Inner {
     options: SqliteOptions,
     writer: mpsc::Sender<WriteRequest>,
     readers: Mutex<Vec<Connection>>,
+    /// Writes handed to the writer and not yet answered.
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a write out of [`Inner::in_flight`] when its caller is done
+/// with it (answered, failed or dropped).
+struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -210,6 +222,7 @@ impl SqliteStore {
                 options,
                 writer: sender,
                 readers: Mutex::new(Vec::new()),
+                in_flight: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
     }
@@ -604,12 +617,29 @@ fn limit(limit: usize) -> i64 {
 impl Store for SqliteStore {
     fn apply(&self, ops: Vec<WriteOp>) -> StoreFuture<'_, u64> {
         Box::pin(async move {
-            let (reply, answer) = oneshot::channel();
-            self.inner
-                .writer
+            let (reply, mut answer) = oneshot::channel();
+            let writer = &self.inner.writer;
+            // The only write in flight: its reply comes within microseconds
+            // at NORMAL, sooner than a parked worker thread could be woken
+            // for it, so watch for it awake, briefly. With other writes in
+            // flight (group commit), wait asleep and leave the thread to them.
+            let in_flight = &self.inner.in_flight;
+            let alone = in_flight.fetch_add(1, std::sync::atomic::Ordering::AcqRel) == 0;
+            let _done = InFlight(in_flight);
+            writer
                 .send(WriteRequest { ops, reply })
                 .await
                 .map_err(|_| StoreError::WriterGone)?;
+            if alone {
+                let awake_until = std::time::Instant::now() + STAY_AWAKE;
+                while std::time::Instant::now() < awake_until {
+                    match answer.try_recv() {
+                        Ok(result) => return result,
+                        Err(oneshot::error::TryRecvError::Closed) => return Err(StoreError::WriterGone),
+                        Err(oneshot::error::TryRecvError::Empty) => std::hint::spin_loop(),
+                    }
+                }
+            }
             answer.await.map_err(|_| StoreError::WriterGone)?
         })
     }
