@@ -35,6 +35,9 @@ pub mod action {
     pub const DEAD_LETTERED: &str = "dead_lettered";
     /// A dead letter was replayed.
     pub const REPLAYED: &str = "replayed";
+    /// A run's agent exited abnormally (seen in its supervisor's healing
+    /// events).
+    pub const CRASHED: &str = "crashed";
     /// The workflow's agent crashed and was restarted by its supervisor;
     /// it resumes from its last checkpoint.
     pub const RESTARTED: &str = "restarted";

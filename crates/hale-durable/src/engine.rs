@@ -381,6 +381,28 @@ impl DurableBuilder {
             max_crashes: self.max_crashes,
             tickers: Mutex::default(),
         });
+        let watcher = {
+            let weak = Arc::downgrade(&engine);
+            engine
+                .agents
+                .watch_crashes(move |workflow, reason, will_restart| {
+                    let Some(engine) = weak.upgrade() else {
+                        return;
+                    };
+                    tokio::spawn(async move {
+                        let detail = serde_json::json!({"reason": reason, "will_restart": will_restart});
+                        let entry = audit(&workflow, action::CRASHED, detail);
+                        if let Err(error) = engine.shared.store.apply(vec![entry]).await {
+                            tracing::warn!(target: "hale::durable", %error, "auditing a crash failed");
+                        }
+                    });
+                })
+        };
+        engine
+            .tickers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(watcher);
         if let Some(every) = self.sweep_every {
             let sweeper = tokio::spawn(sweep(Arc::downgrade(&engine), every, self.retention));
             engine

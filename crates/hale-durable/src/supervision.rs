@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use hale_core::{
-    ChildSpec, DynamicStart, DynamicSupervisor, DynamicSupervisorRef, DynamicSupervisorSpec, Restart,
-    TaskError,
+    ChildSpec, DynamicStart, DynamicSupervisor, DynamicSupervisorRef, DynamicSupervisorSpec,
+    HealingEventKind, Restart, TaskError,
 };
+use tokio::task::JoinHandle;
 
 use crate::error::DurableError;
 
@@ -55,6 +56,30 @@ impl Agents {
             Ok(DynamicStart::Ignored) => Err("the task's start was ignored".into()),
             Err(error) => Err(error.to_string()),
         }
+    }
+
+    /// Watches the supervisor's healing events and calls `on_crash` with the
+    /// workflow id, the exit reason and whether it will be restarted for
+    /// every abnormal exit of a run's agent.
+    pub(crate) fn watch_crashes<F>(&self, on_crash: F) -> JoinHandle<()>
+    where
+        F: Fn(String, String, bool) + Send + 'static,
+    {
+        let mut events = self.supervisor.subscribe();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                let HealingEventKind::ChildExited { reason, will_restart } = &event.kind else {
+                    continue;
+                };
+                if reason.is_normal() {
+                    continue;
+                }
+                // A child's leaf is `<workflow id>@<activation>#<handle>`.
+                if let Some((workflow, _)) = event.path.leaf().rsplit_once('@') {
+                    on_crash(workflow.to_owned(), format!("{reason:?}"), *will_restart);
+                }
+            }
+        })
     }
 
     pub(crate) async fn stop(&self, limit: Duration) {

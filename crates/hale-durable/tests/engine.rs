@@ -708,3 +708,98 @@ async fn an_exhausted_step_is_dead_lettered_inspected_and_replayed() {
     assert!(durable.verify_audit().await.unwrap().is_intact());
     durable.shutdown(WAIT).await;
 }
+
+/// Panics between its steps while `crashes` is above zero: the agent
+/// crashes (not a step), its supervisor restarts it, and the restart
+/// resumes from the checkpoint.
+#[derive(Clone)]
+struct Crashy {
+    log: Log,
+    crashes: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl Workflow for Crashy {
+    type Input = ();
+    type Output = u32;
+    const NAME: &'static str = "crashy";
+    const STEPS: &'static [&'static str] = &["first", "second"];
+
+    async fn run(&self, ctx: &mut WorkflowContext, (): ()) -> Result<u32, WorkflowError> {
+        let log = self.log.clone();
+        let first: u32 = ctx
+            .step("first")
+            .run((), move |(), _| {
+                let log = log.clone();
+                async move {
+                    log.push("first");
+                    Ok::<_, StepError>(1)
+                }
+            })
+            .await?;
+        let left = self.crashes.load(Ordering::SeqCst);
+        if left > 0 {
+            self.crashes.store(left - 1, Ordering::SeqCst);
+            panic!("the agent's own code crashed");
+        }
+        ctx.step("second")
+            .run(first, |first, _| async move { Ok::<_, StepError>(first + 1) })
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_crashed_agent_is_restarted_by_its_supervisor_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::default();
+    let crashy = Crashy {
+        log: log.clone(),
+        crashes: Arc::new(std::sync::atomic::AtomicU32::new(2)),
+    };
+    let durable = engine(store(&dir).await, crashy).await;
+    let mut run = durable.start::<Crashy>("crashy-1", ()).await.unwrap();
+    assert_eq!(timeout(WAIT, run.result()).await.unwrap().unwrap(), 2);
+    assert_eq!(log.entries(), ["first"], "the checkpointed step never ran again");
+    let audit = timeout(WAIT, async {
+        loop {
+            let audit: Vec<String> = durable
+                .store()
+                .audit(0, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.action)
+                .collect();
+            if audit.iter().filter(|a| *a == "crashed").count() == 2 {
+                return audit;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(audit.iter().filter(|a| *a == "restarted").count(), 2, "{audit:?}");
+    durable.shutdown(WAIT).await;
+}
+
+#[tokio::test]
+async fn an_agent_that_keeps_crashing_is_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let crashy = Crashy {
+        log: Log::default(),
+        crashes: Arc::new(std::sync::atomic::AtomicU32::new(u32::MAX)),
+    };
+    let durable = Durable::builder(store(&dir).await)
+        .register(crashy)
+        .max_crashes(3)
+        .build()
+        .await
+        .unwrap();
+    let mut run = durable.start::<Crashy>("crashy-2", ()).await.unwrap();
+    let ended = timeout(WAIT, run.result()).await.unwrap();
+    assert!(
+        matches!(ended, Err(RunError::Ended { status: WorkflowStatus::Failed, ref error }) if error.contains("crashed 4 times")),
+        "{ended:?}"
+    );
+    assert_eq!(durable.dead_letters(10).await.unwrap().len(), 1);
+    durable.shutdown(WAIT).await;
+}
