@@ -57,8 +57,15 @@ pub struct PostgresStore {
 
 struct Inner {
     writer: mpsc::Sender<WriteRequest>,
-    readers: Vec<Mutex<Client>>,
+    readers: Vec<Mutex<Reader>>,
     next_reader: AtomicUsize,
+}
+
+/// A read connection, and whether a snapshot transaction may have been
+/// left open on it (a history read whose caller dropped it midway).
+struct Reader {
+    client: Client,
+    in_transaction: bool,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -101,7 +108,10 @@ impl PostgresStore {
         migrate(&mut writer).await?;
         let mut readers = Vec::new();
         for _ in 0..4 {
-            readers.push(Mutex::new(open_client(&config).await?));
+            readers.push(Mutex::new(Reader {
+                client: open_client(&config).await?,
+                in_transaction: false,
+            }));
         }
         let (sender, receiver) = mpsc::channel(4_096);
         tokio::spawn(write_loop(writer, receiver, 1_024));
@@ -114,9 +124,15 @@ impl PostgresStore {
         })
     }
 
-    async fn reader(&self) -> tokio::sync::MutexGuard<'_, Client> {
+    /// A read connection, out of any transaction a dropped read left open.
+    async fn reader(&self) -> Result<tokio::sync::MutexGuard<'_, Reader>, StoreError> {
         let index = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % self.inner.readers.len().max(1);
-        self.inner.readers[index].lock().await
+        let mut reader = self.inner.readers[index].lock().await;
+        if reader.in_transaction {
+            reader.client.batch_execute("ROLLBACK").await.map_err(backend)?;
+            reader.in_transaction = false;
+        }
+        Ok(reader)
     }
 }
 
@@ -423,9 +439,10 @@ impl Store for PostgresStore {
 
     fn workflow<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<WorkflowRecord>> {
         Box::pin(async move {
-            let client = self.reader().await;
+            let reader = self.reader().await?;
+            let client = &reader.client;
             let found = query_all(
-                &client,
+                client,
                 query::WORKFLOW,
                 &[id.into()],
                 "hale_workflows",
@@ -438,24 +455,28 @@ impl Store for PostgresStore {
 
     fn history<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<History>> {
         Box::pin(async move {
-            let client = self.reader().await;
+            let mut reader = self.reader().await?;
             // One snapshot for the four reads.
-            client
+            reader.in_transaction = true;
+            reader
+                .client
                 .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await
                 .map_err(backend)?;
-            let result = read_history(&client, id).await;
-            let _ = client.batch_execute("COMMIT").await;
+            let result = read_history(&reader.client, id).await;
+            reader.client.batch_execute("COMMIT").await.map_err(backend)?;
+            reader.in_transaction = false;
             result
         })
     }
 
     fn workflows(&self, status: WorkflowStatus, max: usize) -> StoreFuture<'_, Vec<WorkflowRecord>> {
         Box::pin(async move {
-            let client = self.reader().await;
+            let reader = self.reader().await?;
+            let client = &reader.client;
             let params = [status.as_str().into(), limit(max).into()];
             query_all(
-                &client,
+                client,
                 query::WORKFLOWS_BY_STATUS,
                 &params,
                 "hale_workflows",
@@ -467,10 +488,11 @@ impl Store for PostgresStore {
 
     fn waiting_approvals(&self, max: usize) -> StoreFuture<'_, Vec<ApprovalRecord>> {
         Box::pin(async move {
-            let client = self.reader().await;
+            let reader = self.reader().await?;
+            let client = &reader.client;
             let params = [limit(max).into()];
             query_all(
-                &client,
+                client,
                 query::WAITING_APPROVALS,
                 &params,
                 "hale_approvals",
@@ -482,10 +504,11 @@ impl Store for PostgresStore {
 
     fn dead_letters(&self, include_replayed: bool, max: usize) -> StoreFuture<'_, Vec<DeadLetter>> {
         Box::pin(async move {
-            let client = self.reader().await;
+            let reader = self.reader().await?;
+            let client = &reader.client;
             let params = [i64::from(include_replayed).into(), limit(max).into()];
             query_all(
-                &client,
+                client,
                 query::DEAD_LETTERS,
                 &params,
                 "hale_dead_letters",
@@ -497,9 +520,10 @@ impl Store for PostgresStore {
 
     fn dead_letter(&self, id: i64) -> StoreFuture<'_, Option<DeadLetter>> {
         Box::pin(async move {
-            let client = self.reader().await;
+            let reader = self.reader().await?;
+            let client = &reader.client;
             let found = query_all(
-                &client,
+                client,
                 query::DEAD_LETTER,
                 &[id.into()],
                 "hale_dead_letters",
@@ -512,15 +536,17 @@ impl Store for PostgresStore {
 
     fn audit(&self, after_seq: i64, max: usize) -> StoreFuture<'_, Vec<AuditEntry>> {
         Box::pin(async move {
-            let client = self.reader().await;
+            let reader = self.reader().await?;
+            let client = &reader.client;
             let params = [after_seq.into(), limit(max).into()];
-            query_all(&client, query::AUDIT, &params, "hale_audit", sql::decode_audit).await
+            query_all(client, query::AUDIT, &params, "hale_audit", sql::decode_audit).await
         })
     }
 
     fn counts(&self) -> StoreFuture<'_, StoreCounts> {
         Box::pin(async move {
-            let client = self.reader().await;
+            let reader = self.reader().await?;
+            let client = &reader.client;
             let row = client.query_one(query::COUNTS, &[]).await.map_err(backend)?;
             let get = |index| row.try_get::<_, i64>(index).map_err(backend);
             Ok(StoreCounts {
