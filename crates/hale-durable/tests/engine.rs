@@ -42,6 +42,8 @@ struct Saga {
     log: Log,
     fail_ship: bool,
     hold: Option<Arc<Notify>>,
+    /// Notified each time `ship` starts.
+    entered: Arc<Notify>,
     keys: Arc<Mutex<BTreeMap<String, u32>>>,
 }
 
@@ -51,6 +53,7 @@ impl Saga {
             log: log.clone(),
             fail_ship: false,
             hold: None,
+            entered: Arc::default(),
             keys: Arc::default(),
         }
     }
@@ -109,12 +112,15 @@ impl Workflow for Saga {
         let log = self.log.clone();
         let fail = self.fail_ship;
         let hold = self.hold.clone();
+        let entered = Arc::clone(&self.entered);
         ctx.step("ship")
             .run((), move |(), _| {
                 let log = log.clone();
                 let hold = hold.clone();
+                let entered = Arc::clone(&entered);
                 async move {
                     log.push("ship");
+                    entered.notify_one();
                     if let Some(hold) = hold {
                         hold.notified().await;
                     }
@@ -182,16 +188,9 @@ async fn a_killed_run_resumes_from_its_last_checkpoint_in_a_new_engine() {
     let mut saga = Saga::new(&log);
     saga.hold = Some(Arc::clone(&hold));
     let first = engine(store(&dir).await, saga.clone()).await;
-    let mut events = first.subscribe();
     let _run = first.start::<Saga>("order-2", 7).await.unwrap();
     // Wait until ship runs (charge committed), then kill the engine.
-    timeout(WAIT, async {
-        while log.count("ship") == 0 {
-            let _ = events.recv().await;
-        }
-    })
-    .await
-    .unwrap();
+    timeout(WAIT, saga.entered.notified()).await.unwrap();
     first.shutdown(WAIT).await;
     drop(first);
 
@@ -417,23 +416,30 @@ impl Workflow for Payout {
     }
 }
 
+/// Waits (bounded) for the next approval request on `events`.
+async fn gate_requested(events: &mut hale_durable::DurableEvents) {
+    timeout(WAIT, async {
+        loop {
+            if let Ok(event) = events.recv().await
+                && matches!(event.kind, DurableEventKind::ApprovalRequested { .. })
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn a_gate_waits_persisted_and_a_decision_in_another_engine_resumes_it() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::default();
     let first = engine(store(&dir).await, Payout { log: log.clone() }).await;
+    let mut events = first.subscribe();
     let run = first.start::<Payout>("inv-1", 100).await.unwrap();
-    let waiting = timeout(WAIT, async {
-        loop {
-            let pending = first.pending_approvals(10).await.unwrap();
-            if !pending.is_empty() {
-                return pending;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .unwrap();
+    gate_requested(&mut events).await;
+    let waiting = first.pending_approvals(10).await.unwrap();
     assert_eq!(waiting[0].gate, "approve");
     assert!(waiting[0].request.contains("101"));
     assert!(run.outcome().is_none());
@@ -486,15 +492,9 @@ async fn the_budget_guard_refuses_the_step_that_would_pass_it() {
     let log = Log::default();
     let durable = engine(store(&dir).await, Payout { log: log.clone() }).await;
     let options = StartOptions::default().budget(Budget::unlimited().max_spend(50));
-    let _run = durable.start_with::<Payout>("inv-2", 100, options).await.unwrap();
-    timeout(WAIT, async {
-        while durable.pending_approvals(10).await.unwrap().is_empty() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .unwrap();
     let mut events = durable.subscribe();
+    let _run = durable.start_with::<Payout>("inv-2", 100, options).await.unwrap();
+    gate_requested(&mut events).await;
     durable
         .decide("inv-2", "approve", Decision::approve("cfo", ""))
         .await
@@ -529,14 +529,9 @@ async fn a_rejection_fails_the_run_without_running_the_action() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::default();
     let durable = engine(store(&dir).await, Payout { log: log.clone() }).await;
+    let mut events = durable.subscribe();
     let _run = durable.start::<Payout>("inv-3", 10).await.unwrap();
-    timeout(WAIT, async {
-        while durable.pending_approvals(10).await.unwrap().is_empty() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .unwrap();
+    gate_requested(&mut events).await;
     durable
         .decide("inv-3", "approve", Decision::reject("cfo", "duplicate"))
         .await
@@ -559,16 +554,11 @@ async fn starting_a_running_id_joins_it_and_reuse_follows_the_policy() {
     let mut saga = Saga::new(&log);
     saga.hold = Some(Arc::clone(&hold));
     saga.fail_ship = true;
+    let entered = Arc::clone(&saga.entered);
     let durable = engine(store(&dir).await, saga).await;
     let mut first = durable.start::<Saga>("order-5", 1).await.unwrap();
     let mut second = durable.start::<Saga>("order-5", 1).await.unwrap();
-    timeout(WAIT, async {
-        while log.count("ship") == 0 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    })
-    .await
-    .unwrap();
+    timeout(WAIT, entered.notified()).await.unwrap();
     hold.notify_one();
     let (a, b) = (
         timeout(WAIT, first.result()).await.unwrap(),
@@ -585,13 +575,7 @@ async fn starting_a_running_id_joins_it_and_reuse_follows_the_policy() {
     ));
     let options = StartOptions::default().reuse(IdReuse::AllowAfterFailure);
     let third = durable.start_with::<Saga>("order-5", 1, options).await.unwrap();
-    timeout(WAIT, async {
-        while log.count("ship") < 2 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    })
-    .await
-    .unwrap();
+    timeout(WAIT, entered.notified()).await.unwrap();
     hold.notify_one();
     let mut third = third;
     assert!(timeout(WAIT, third.result()).await.unwrap().is_err());
@@ -621,15 +605,10 @@ async fn a_changed_definition_fails_to_resume_with_what_changed() {
     let hold = Arc::new(Notify::new());
     let mut saga = Saga::new(&log);
     saga.hold = Some(hold);
+    let entered = Arc::clone(&saga.entered);
     let first = engine(store(&dir).await, saga).await;
     let _run = first.start::<Saga>("order-6", 3).await.unwrap();
-    timeout(WAIT, async {
-        while log.count("ship") == 0 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    })
-    .await
-    .unwrap();
+    timeout(WAIT, entered.notified()).await.unwrap();
     first.shutdown(WAIT).await;
     drop(first);
 
