@@ -587,6 +587,41 @@ fn register<O>(
 }
 
 /// An approval gate, being configured. Made by [`WorkflowContext::gate`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use hale_durable::{Decision, Durable, DurableEventKind, SqliteStore, StepError, Workflow, WorkflowContext, WorkflowError};
+///
+/// struct Refund;
+/// impl Workflow for Refund {
+///     type Input = u64;
+///     type Output = String;
+///     const NAME: &'static str = "refund";
+///     const STEPS: &'static [&'static str] = &["approve", "pay"];
+///     async fn run(&self, ctx: &mut WorkflowContext, cents: u64) -> Result<String, WorkflowError> {
+///         let decision = ctx.gate("approve").ask(&cents).await?.require_approved("approve")?;
+///         ctx.step("pay")
+///             .effect()
+///             .run(cents, |cents, _| async move { Ok::<_, StepError>(cents) })
+///             .await
+///             .map(|cents| format!("{cents} refunded, approved by {}", decision.by))
+///     }
+/// }
+///
+/// let dir = tempfile::tempdir()?;
+/// let durable = Durable::builder(SqliteStore::open(dir.path().join("gate.db")).await?).register(Refund).build().await?;
+/// let mut events = durable.subscribe();
+/// let mut run = durable.start::<Refund>("refund-7", 50_000).await?;
+/// while !matches!(events.recv().await?.kind, DurableEventKind::ApprovalRequested { .. }) {}
+/// assert_eq!(durable.pending_approvals(10).await?[0].gate, "approve");
+/// durable.decide("refund-7", "approve", Decision::approve("dana", "customer called")).await?;
+/// assert_eq!(run.result().await?, "50000 refunded, approved by dana");
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a gate does nothing until it is asked"]
 pub struct Gate<'c> {
     ctx: &'c mut WorkflowContext,

@@ -233,6 +233,29 @@ impl Engine {
 }
 
 /// Builds a [`Durable`] engine.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use hale_durable::{Budget, Durable, SqliteOptions, SqliteStore, Synchronous};
+/// use hale_resilience::RetryPolicy;
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = SqliteStore::open_with(dir.path().join("wf.db"), SqliteOptions::default().synchronous(Synchronous::Full)).await?;
+/// let durable = Durable::builder(store)
+///     .step_retry(RetryPolicy::builder("steps").maximum_attempts(5).build()?)
+///     .budget(Budget::unlimited().max_spend(10_000))        // per run, in cents
+///     .retention(Duration::from_secs(7 * 24 * 3600))         // prune finished runs' steps after a week
+///     .max_crashes(3)
+///     .build()
+///     .await?;
+/// assert_eq!(durable.resume_all().await?.resumed, 0);
+/// # Ok(())
+/// # }
+/// ```
 pub struct DurableBuilder {
     store: Arc<dyn Store>,
     registry: HashMap<&'static str, Arc<dyn ErasedWorkflow>>,

@@ -119,7 +119,41 @@ pub enum EventsError {
     Closed,
 }
 
-/// A subscription to the durable events from the moment it was made.
+/// A subscription to the durable events from the moment it was made
+/// ([`Durable::subscribe`](crate::Durable::subscribe)).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use hale_durable::{Durable, DurableEventKind, SqliteStore, StepError, Workflow, WorkflowContext, WorkflowError};
+///
+/// struct One;
+/// impl Workflow for One {
+///     type Input = ();
+///     type Output = u8;
+///     const NAME: &'static str = "one";
+///     const STEPS: &'static [&'static str] = &["only"];
+///     async fn run(&self, ctx: &mut WorkflowContext, (): ()) -> Result<u8, WorkflowError> {
+///         ctx.step("only").run((), |(), _| async { Ok::<_, StepError>(1) }).await
+///     }
+/// }
+///
+/// let dir = tempfile::tempdir()?;
+/// let durable = Durable::builder(SqliteStore::open(dir.path().join("ev.db")).await?).register(One).build().await?;
+/// let mut events = durable.subscribe();
+/// durable.start::<One>("one-1", ()).await?.result().await?;
+/// let mut latencies = Vec::new();
+/// while let Some(event) = events.try_recv()? {
+///     if let DurableEventKind::CheckpointCommitted { commit_latency_us, .. } = event.kind {
+///         latencies.push(commit_latency_us);
+///     }
+/// }
+/// assert_eq!(latencies.len(), 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct DurableEvents {
     receiver: broadcast::Receiver<DurableEvent>,

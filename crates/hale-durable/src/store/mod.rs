@@ -40,6 +40,31 @@ pub struct StoreCounts {
 /// A place to keep workflows, their checkpoints, dead letters and the audit
 /// log.
 ///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use hale_durable::{AuditDraft, Budget, SqliteStore, Store, StoreError, WorkflowRecord, WorkflowStatus, WriteOp};
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = SqliteStore::open(dir.path().join("store.db")).await?;
+/// let record = WorkflowRecord {
+///     id: "w1".into(), name: "demo".into(), status: WorkflowStatus::Running, input: "1".into(),
+///     output: None, error: None, definition: vec!["a".into()], budget: Budget::unlimited(),
+///     run: 1, created_ms: 0, updated_ms: 0, finished_ms: None,
+/// };
+/// let audit = WriteOp::Audit(AuditDraft { at_ms: 0, workflow_id: "w1".into(), action: "made".into(), detail: "{}".into() });
+/// store.apply(vec![WriteOp::InsertWorkflow(record.clone()), audit]).await?;
+/// // All or nothing: the id exists, so this list applies nothing.
+/// let again = store.apply(vec![WriteOp::InsertWorkflow(record)]).await;
+/// assert!(matches!(again, Err(StoreError::Conflict(_))));
+/// assert_eq!(store.history("w1").await?.map(|h| h.workflow.status), Some(WorkflowStatus::Running));
+/// assert!(store.verify_audit().await?.is_intact());
+/// # Ok(())
+/// # }
+/// ```
+///
 /// Every method's future is cancel safe in this sense: dropping it never
 /// leaves half a write behind. A dropped [`apply`](Store::apply) may or may
 /// not have committed (like a lost reply from any database); the engine
