@@ -409,16 +409,17 @@ impl DurableBuilder {
             engine
                 .agents
                 .watch_crashes(move |workflow, reason, will_restart| {
-                    let Some(engine) = weak.upgrade() else {
-                        return;
-                    };
-                    tokio::spawn(async move {
+                    let engine = weak.upgrade();
+                    async move {
+                        let Some(engine) = engine else {
+                            return;
+                        };
                         let detail = serde_json::json!({"reason": reason, "will_restart": will_restart});
                         let entry = audit(&workflow, action::CRASHED, detail);
                         if let Err(error) = engine.shared.store.apply(vec![entry]).await {
                             tracing::warn!(target: "hale::durable", %error, "auditing a crash failed");
                         }
-                    });
+                    }
                 })
         };
         engine

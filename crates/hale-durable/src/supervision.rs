@@ -58,12 +58,14 @@ impl Agents {
         }
     }
 
-    /// Watches the supervisor's healing events and calls `on_crash` with the
-    /// workflow id, the exit reason and whether it will be restarted for
-    /// every abnormal exit of a run's agent.
-    pub(crate) fn watch_crashes<F>(&self, on_crash: F) -> JoinHandle<()>
+    /// Watches the supervisor's healing events and awaits `on_crash` with
+    /// the workflow id, the exit reason and whether it will be restarted for
+    /// every abnormal exit of a run's agent, one at a time: a storm of
+    /// crashes waits in the supervisor's event stream, not in tasks here.
+    pub(crate) fn watch_crashes<F, Fut>(&self, on_crash: F) -> JoinHandle<()>
     where
-        F: Fn(String, String, bool) + Send + 'static,
+        F: Fn(String, String, bool) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
     {
         let mut events = self.supervisor.subscribe();
         tokio::spawn(async move {
@@ -76,7 +78,7 @@ impl Agents {
                 }
                 // A child's leaf is `<workflow id>@<activation>#<handle>`.
                 if let Some((workflow, _)) = event.path.leaf().rsplit_once('@') {
-                    on_crash(workflow.to_owned(), format!("{reason:?}"), *will_restart);
+                    on_crash(workflow.to_owned(), format!("{reason:?}"), *will_restart).await;
                 }
             }
         })

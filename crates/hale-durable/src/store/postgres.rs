@@ -90,7 +90,8 @@ impl PostgresStore {
     /// Connects to the server at `url` (a `postgresql://` URL or a
     /// `host=... user=... dbname=...` string; a `host` that is a directory
     /// is a unix socket), migrates the schema, and starts the writer with 4
-    /// read connections. Plain connections only: use a unix socket or a
+    /// read connections. The writer's queue holds 4,096 requests; when it
+    /// is full, writers wait for room. Plain connections only: use a unix socket or a
     /// loopback or otherwise trusted network.
     ///
     /// # Errors
