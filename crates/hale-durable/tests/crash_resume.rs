@@ -216,7 +216,7 @@ fn scenario(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_survives_hundreds_of_kills() {
     let mut total = 0;
-    for (seed, orders) in [(1_u64, 60_u64), (2, 60), (3, 90)] {
+    for (seed, orders) in [(1_u64, 100_u64), (2, 100), (3, 120)] {
         let (dir, landed) = tokio::task::spawn_blocking(move || {
             scenario(orders, seed, 60, |dir| {
                 format!("sqlite:{}", dir.join("wf.db").display())

@@ -87,12 +87,15 @@ struct Order {
     service: Service,
 }
 
+/// A step's body: journaled, then the effect, then a millisecond of other
+/// work, so that a kill often lands after the effect and before its result
+/// is checkpointed (the case idempotency keys are for).
 async fn body(service: &Service, info: &StepInfo, step: &str, effect: bool) -> Result<(), StepError> {
     service.journal(&info.workflow_id, &format!("step:{step}"))?;
-    tokio::time::sleep(Duration::from_millis(1)).await;
     if effect {
         service.call(step, info)?;
     }
+    tokio::time::sleep(Duration::from_millis(1)).await;
     Ok(())
 }
 
