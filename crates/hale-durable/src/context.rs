@@ -433,6 +433,8 @@ where
                     register(ctx, seq, &name, &key, compensation, &output);
                     return Ok(output);
                 }
+                // A refusal by the budget guard is recorded with no attempt:
+                // the step never ran.
                 StepStatus::Failed if recorded.attempts == 0 => {
                     return Err(WorkflowError::BudgetExceeded {
                         step: name,
