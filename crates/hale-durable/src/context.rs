@@ -45,7 +45,7 @@ impl Shared {
     ) -> Result<(), StoreError> {
         let started = Instant::now();
         self.store.apply(ops).await?;
-        if let Some((name, seq)) = step {
+        if let Some((name, seq)) = step.filter(|_| self.events.is_watched()) {
             let latency = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             self.events.emit(
                 workflow_id,

@@ -208,6 +208,12 @@ impl EventSender {
         }
     }
 
+    /// Whether anyone subscribes (or `tracing` wants the events): lets a
+    /// hot path skip building an event nobody reads.
+    pub(crate) fn is_watched(&self) -> bool {
+        self.sender.receiver_count() > 0 || tracing::enabled!(target: "hale::durable", tracing::Level::DEBUG)
+    }
+
     pub(crate) fn emit(&self, workflow_id: &str, kind: DurableEventKind) {
         tracing::debug!(target: "hale::durable", workflow = workflow_id, ?kind, "durable event");
         if self.sender.receiver_count() == 0 {

@@ -626,10 +626,15 @@ impl Store for SqliteStore {
             let in_flight = &self.inner.in_flight;
             let alone = in_flight.fetch_add(1, std::sync::atomic::Ordering::AcqRel) == 0;
             let _done = InFlight(in_flight);
-            writer
-                .send(WriteRequest { ops, reply })
-                .await
-                .map_err(|_| StoreError::WriterGone)?;
+            // Room in the queue is the common case: take it without the
+            // async send's permit dance; wait for room only when it is full.
+            match writer.try_send(WriteRequest { ops, reply }) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(request)) => {
+                    writer.send(request).await.map_err(|_| StoreError::WriterGone)?;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(StoreError::WriterGone),
+            }
             if alone {
                 let awake_until = std::time::Instant::now() + STAY_AWAKE;
                 while std::time::Instant::now() < awake_until {
