@@ -1,7 +1,7 @@
 //! Chaos example 1, the README's main job: a document pipeline under fire.
 //!
 //! ```text
-//! cargo run --release --example document_pipeline -- [--seed N] [--items N] [--plan FILE] [--json FILE]
+//! cargo run --release --example document_pipeline -- [--seed N] [--items N] [--plan FILE] [--json FILE] [--store FILE]
 //! ```
 //!
 //! Documents go through four agents: classify, extract (an LLM-like call,
@@ -40,7 +40,16 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 #[path = "support/cli.rs"]
 mod cli;
-use cli::{Progress, RunArgs};
+use cli::{ExtraOption, Progress, RunArgs};
+#[path = "support/durable_pipeline.rs"]
+mod durable_pipeline;
+
+/// `--store FILE`: the durable mode.
+const STORE: ExtraOption = ExtraOption {
+    name: "--store",
+    value: "FILE",
+    help: "keep the run's state in this SQLite file; run again after a crash to resume",
+};
 
 /// A document: its size decides how long extraction takes.
 #[derive(Clone, Debug)]
@@ -228,7 +237,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // report: keep them off the screen, and show any other panic.
     hale::chaos::silence_injected_panics();
 
-    let args = RunArgs::from_env(400)?;
+    let args = RunArgs::from_env_with(400, &[STORE])?;
+    let durable_store = args.extra(STORE.name).map(std::path::PathBuf::from);
     let plan = match &args.plan {
         Some(path) => FaultPlan::from_path(path)?.with_seed(args.seed),
         None => default_plan(args.seed),
@@ -346,10 +356,28 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .timeout(Duration::from_millis(1_000))
         .build()?;
 
-    // The documents, one after another.
+    // The documents, one after another (in durable mode, as workflows).
     let notes = run.notes();
     let mut progress = Progress::new(args.items);
-    for id in 0..args.items {
+    let durable = match &durable_store {
+        Some(path) => Some(
+            durable_pipeline::process(
+                path,
+                &args,
+                run.ledger(),
+                durable_pipeline::Stages {
+                    classify: (classify.clone(), classify_policy.clone()),
+                    extraction: extraction.clone(),
+                    validate: (validate.clone(), validate_policy.clone()),
+                    store: (store.clone(), store_policy.clone()),
+                    notes: notes.clone(),
+                },
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    for id in 0..if durable.is_some() { 0 } else { args.items } {
         progress.advance(id);
         let doc = Doc::new(id, seed);
         run.ledger().submit(id);
@@ -402,6 +430,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     root.stop(Duration::from_secs(30)).await;
     let report = run.finish().await;
     println!("{report}");
+    if let Some(summary) = &durable {
+        println!("{summary}");
+    }
     if let Some(json) = args.json {
         json.write(&serde_json::to_string_pretty(&report)?)?;
     }

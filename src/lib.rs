@@ -32,9 +32,14 @@
 //! - [`resilience`]: retry, circuit breaker, timeout, fallback, bulkhead,
 //!   rate limit, single-flight, resource mediator, degradation.
 //! - [`chaos`]: seeded fault plans, the injector, and the chaos report.
+//! - [`durable`]: workflows whose steps are checkpointed on SQLite or
+//!   Postgres, resumed after a crash, compensated, gated, dead-lettered and
+//!   audited.
+//! - [`util`]: the bounded event bus and the other plumbing the parts share.
 
 pub use hale_chaos as chaos;
 pub use hale_core as core;
+pub use hale_durable as durable;
 pub use hale_resilience as resilience;
 pub use hale_util as util;
 

@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../examples/support/cli.rs"]
-#[allow(dead_code)] // the examples use all of it; this test reaches some parts only
 mod cli;
 
 use std::path::PathBuf;
@@ -15,7 +14,7 @@ use std::time::Duration;
 use cli::{ArgsError, JsonReport, MAX_ITEMS, Progress, Request, parse};
 
 fn args(line: &str) -> Result<Request, ArgsError> {
-    parse(line.split_whitespace().map(str::to_owned), 100)
+    parse(line.split_whitespace().map(str::to_owned), 100, &[])
 }
 
 #[test]
@@ -26,7 +25,8 @@ fn options_and_defaults_are_read() {
             seed: 42,
             items: 100,
             plan: None,
-            json: None
+            json: None,
+            extra: Vec::new(),
         }
     );
     assert_eq!(
@@ -35,7 +35,8 @@ fn options_and_defaults_are_read() {
             seed: 7,
             items: 5,
             plan: Some(PathBuf::from("p.toml")),
-            json: Some(PathBuf::from("out.json"))
+            json: Some(PathBuf::from("out.json")),
+            extra: Vec::new(),
         }
     );
     assert_eq!(args("--seed 7 --help").unwrap(), Request::Help);
@@ -66,7 +67,7 @@ fn items_above_the_cap_are_refused() {
         Ok(Request::Run { items: MAX_ITEMS, .. })
     ));
     let refused = args("--items 99999999999").unwrap_err();
-    assert!(matches!(refused, ArgsError::TooManyItems(99_999_999_999)));
+    assert!(matches!(refused, ArgsError::TooManyItems(99_999_999_999, _)));
     assert!(
         refused
             .to_string()
@@ -161,4 +162,25 @@ fn an_example_with_bad_arguments_exits_nonzero_with_one_line() {
     let help = Command::new(&binary).arg("--help").output().unwrap();
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--items N"));
+}
+
+#[test]
+fn an_examples_own_option_is_read_and_listed_in_the_errors() {
+    let store = cli::ExtraOption {
+        name: "--store",
+        value: "FILE",
+        help: "keep the run's state in this SQLite file",
+    };
+    let line = |text: &str| parse(text.split_whitespace().map(str::to_owned), 10, &[store]);
+    let Request::Run { extra, .. } = line("--store run.db --items 3").unwrap() else {
+        panic!("a run")
+    };
+    assert_eq!(extra, [("--store", "run.db".to_owned())]);
+    let unknown = line("--serve 1").unwrap_err().to_string();
+    assert!(unknown.contains("--store FILE"), "{unknown}");
+    assert!(
+        args("--store run.db").is_err(),
+        "an example without it refuses it"
+    );
+    assert!(cli::usage("demo", 10, &[store]).contains("--store FILE"));
 }

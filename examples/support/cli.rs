@@ -10,6 +10,8 @@
 //! fails at once, shows progress on long runs, and turns the run's result into one line
 //! on stderr and an exit code.
 
+#![allow(dead_code, reason = "each example uses the part of this module it needs")]
+
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -20,6 +22,17 @@ use std::time::{Duration, Instant};
 /// The most work items a run may be given: a million items take a few minutes and a
 /// few hundred MB at most, and a larger number is far more likely a typo than a plan.
 pub const MAX_ITEMS: u64 = 1_000_000;
+
+/// An option only some examples take (`--store FILE`), with its help line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtraOption {
+    /// The option, with its dashes: `--store`.
+    pub name: &'static str,
+    /// What its value is: `FILE`.
+    pub value: &'static str,
+    /// One line of help.
+    pub help: &'static str,
+}
 
 /// The options of a chaos example.
 #[derive(Debug)]
@@ -32,6 +45,18 @@ pub struct RunArgs {
     pub plan: Option<PathBuf>,
     /// Where the report goes as JSON, opened before the run.
     pub json: Option<JsonReport>,
+    /// The example's own options that were given, with their values.
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl RunArgs {
+    /// The value given to the example's own option `name`, if any.
+    pub fn extra(&self, name: &str) -> Option<&str> {
+        self.extra
+            .iter()
+            .find(|(given, _)| *given == name)
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 /// What a command line asks for.
@@ -43,6 +68,7 @@ pub enum Request {
         items: u64,
         plan: Option<PathBuf>,
         json: Option<PathBuf>,
+        extra: Vec<(&'static str, String)>,
     },
     /// `--help`: print the usage and stop.
     Help,
@@ -53,22 +79,24 @@ pub enum Request {
 #[derive(Debug, thiserror::Error)]
 pub enum ArgsError {
     /// An option this program does not know.
-    #[error("unknown option `{0}`; {OPTIONS}")]
-    Unknown(String),
+    #[error("unknown option `{0}`; {1}")]
+    Unknown(String, Options),
     /// An option without its value.
-    #[error("option `{0}` needs a value; {OPTIONS}")]
-    MissingValue(String),
+    #[error("option `{0}` needs a value; {1}")]
+    MissingValue(String, Options),
     /// A number that is not one.
-    #[error("option `{option}` takes a whole number, not `{value}`; {OPTIONS}")]
+    #[error("option `{option}` takes a whole number, not `{value}`; {options}")]
     NotANumber {
         /// The option.
         option: String,
         /// What was given.
         value: String,
+        /// The options there are.
+        options: Options,
     },
     /// More items than [`MAX_ITEMS`].
-    #[error("option `--items`: {0} is more than the limit of {MAX_ITEMS} items; {OPTIONS}")]
-    TooManyItems(u64),
+    #[error("option `--items`: {0} is more than the limit of {MAX_ITEMS} items; {1}")]
+    TooManyItems(u64, Options),
     /// The JSON report file cannot be created or opened for writing.
     #[error("cannot write the JSON report to {path}: {source}")]
     Json {
@@ -79,13 +107,29 @@ pub enum ArgsError {
     },
 }
 
-/// The options, in the words every argument error ends with.
-const OPTIONS: &str = "the options are --seed N, --items N (at most 1000000), --plan FILE (.toml or .json), --json FILE and --help";
+/// The options an example takes, in the words every argument error ends with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options(Vec<ExtraOption>);
+
+impl fmt::Display for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the options are --seed N, --items N (at most 1000000), --plan FILE (.toml or .json), --json FILE")?;
+        for extra in &self.0 {
+            write!(f, ", {} {}", extra.name, extra.value)?;
+        }
+        f.write_str(" and --help")
+    }
+}
 
 impl RunArgs {
     /// Reads the process's arguments; `default_items` when `--items` is not given. On
     /// `--help` prints the usage and ends the process with status 0.
     pub fn from_env(default_items: u64) -> Result<Self, ArgsError> {
+        Self::from_env_with(default_items, &[])
+    }
+
+    /// As [`from_env`](Self::from_env), for an example that also takes `extras`.
+    pub fn from_env_with(default_items: u64, extras: &[ExtraOption]) -> Result<Self, ArgsError> {
         let program = std::env::args()
             .next()
             .as_deref()
@@ -95,9 +139,9 @@ impl RunArgs {
                 || "example".to_owned(),
                 |stem| stem.to_string_lossy().into_owned(),
             );
-        match parse(std::env::args().skip(1), default_items)? {
+        match parse(std::env::args().skip(1), default_items, extras)? {
             Request::Help => {
-                println!("{}", usage(&program, default_items));
+                println!("{}", usage(&program, default_items, extras));
                 std::process::exit(0);
             }
             Request::Run {
@@ -105,58 +149,80 @@ impl RunArgs {
                 items,
                 plan,
                 json,
+                extra,
             } => Ok(Self {
                 seed,
                 items,
                 plan,
                 json: json.as_deref().map(JsonReport::open).transpose()?,
+                extra,
             }),
         }
     }
 }
 
-/// Reads `args` (without the program name).
-pub fn parse(args: impl IntoIterator<Item = String>, default_items: u64) -> Result<Request, ArgsError> {
-    let (mut seed, mut items, mut plan, mut json) = (42, default_items, None, None);
+/// Reads `args` (without the program name), for an example that also takes
+/// `extras`.
+pub fn parse(
+    args: impl IntoIterator<Item = String>,
+    default_items: u64,
+    extras: &[ExtraOption],
+) -> Result<Request, ArgsError> {
+    let options = Options(extras.to_vec());
+    let (mut seed, mut items, mut plan, mut json, mut extra) = (42, default_items, None, None, Vec::new());
     let mut args = args.into_iter();
     while let Some(option) = args.next() {
-        let mut value = || args.next().ok_or_else(|| ArgsError::MissingValue(option.clone()));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| ArgsError::MissingValue(option.clone(), options.clone()))
+        };
         match option.as_str() {
-            "--seed" => seed = number(&option, value()?)?,
-            "--items" => items = number(&option, value()?)?,
+            "--seed" => seed = number(&option, value()?, &options)?,
+            "--items" => items = number(&option, value()?, &options)?,
             "--plan" => plan = Some(PathBuf::from(value()?)),
             "--json" => json = Some(PathBuf::from(value()?)),
             "--help" | "-h" => return Ok(Request::Help),
-            _ => return Err(ArgsError::Unknown(option)),
+            other => match extras.iter().find(|known| known.name == other) {
+                Some(known) => extra.push((known.name, value()?)),
+                None => return Err(ArgsError::Unknown(option, options)),
+            },
         }
     }
     if items > MAX_ITEMS {
-        return Err(ArgsError::TooManyItems(items));
+        return Err(ArgsError::TooManyItems(items, options));
     }
     Ok(Request::Run {
         seed,
         items,
         plan,
         json,
+        extra,
     })
 }
 
-/// The usage text of `program`, whose default number of items is `default_items`.
-pub fn usage(program: &str, default_items: u64) -> String {
-    format!(
-        "usage: {program} [--seed N] [--items N] [--plan FILE] [--json FILE]\n\
-         \n  --seed N      seed of every random choice (default 42)\n  \
+/// The usage text of `program`, whose default number of items is `default_items`
+/// and which also takes `extras`.
+pub fn usage(program: &str, default_items: u64, extras: &[ExtraOption]) -> String {
+    let mut synopsis = format!("usage: {program} [--seed N] [--items N] [--plan FILE] [--json FILE]");
+    let mut lines = format!(
+        "  --seed N      seed of every random choice (default 42)\n  \
          --items N     work items to run (default {default_items}, at most {MAX_ITEMS})\n  \
          --plan FILE   fault plan replacing the built-in one (.toml or .json)\n  \
-         --json FILE   also write the report as JSON (checked before the run)\n  \
-         --help        print this and exit"
-    )
+         --json FILE   also write the report as JSON (checked before the run)\n"
+    );
+    for extra in extras {
+        synopsis.push_str(&format!(" [{} {}]", extra.name, extra.value));
+        let flag = format!("{} {}", extra.name, extra.value);
+        lines.push_str(&format!("  {flag:<13} {}\n", extra.help));
+    }
+    format!("{synopsis}\n\n{lines}  --help        print this and exit")
 }
 
-fn number(option: &str, value: String) -> Result<u64, ArgsError> {
+fn number(option: &str, value: String, options: &Options) -> Result<u64, ArgsError> {
     value.parse().map_err(|_| ArgsError::NotANumber {
         option: option.to_owned(),
         value,
+        options: options.clone(),
     })
 }
 

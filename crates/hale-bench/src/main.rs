@@ -12,6 +12,7 @@
 //! ```
 
 mod child;
+mod durable;
 mod dynamic;
 mod happy;
 mod otp;
@@ -33,7 +34,9 @@ pub(crate) type BenchError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type BenchResult<T> = Result<T, BenchError>;
 
 /// The measurement families.
-const FAMILIES: [&str; 6] = ["otp", "restart", "dynamic", "happy", "watchdog", "process"];
+const FAMILIES: [&str; 7] = [
+    "otp", "restart", "dynamic", "happy", "watchdog", "process", "durable",
+];
 
 /// Command-line options.
 #[derive(Debug)]
@@ -174,12 +177,21 @@ fn run(args: &[String]) -> BenchResult<()> {
                 .unwrap_or_default()
         }));
     }
+    let durable = if options.runs("durable") {
+        eprintln!("== durable workflows");
+        Some(runtime.block_on(async { tokio::spawn(durable::section(options.quick)).await })??)
+    } else {
+        None
+    };
     drop(runtime);
     println!("{}", table::render(&rows));
     for note in &notes {
         println!("{note}\n");
     }
     println!("{}", table::closing_note(&rows));
+    if let Some(durable) = &durable {
+        println!("## Durable workflows\n\n{durable}");
+    }
     if options.write_docs {
         let mut command = "cargo run --release -p hale-bench --".to_owned();
         for arg in args {

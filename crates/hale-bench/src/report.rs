@@ -143,6 +143,47 @@ fn docs_path() -> PathBuf {
 /// Writes the page; returns where.
 pub(crate) fn write(run: &Run<'_>) -> BenchResult<PathBuf> {
     let path = docs_path();
-    std::fs::write(&path, markdown(run))?;
+    let mut page = markdown(run);
+    if let Ok(old) = std::fs::read_to_string(&path) {
+        keep_durable_section(&old, &mut page);
+    }
+    std::fs::write(&path, page)?;
     Ok(path)
+}
+
+/// The durable family's section is written by hand from its own run
+/// (`--only durable`): carry it from the old page into the new one, before
+/// the method.
+fn keep_durable_section(old: &str, page: &mut String) {
+    let (Some(start), Some(method)) = (
+        old.find(DURABLE_HEADING),
+        page.find("## How each figure is measured"),
+    ) else {
+        return;
+    };
+    let body = start + DURABLE_HEADING.len();
+    let end = old[body..].find("\n## ").map_or(old.len(), |at| body + at + 1);
+    page.insert_str(method, &old[start..end]);
+}
+
+const DURABLE_HEADING: &str = "## Durable workflows";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rewritten_page_keeps_the_durable_section_before_the_method() {
+        let old = "# B\n\n## Closing note\n\nx\n\n## Durable workflows\n\n| d |\n\n## How each figure is measured\n\nold method\n";
+        let mut page =
+            "# B\n\n## Closing note\n\ny\n\n## How each figure is measured\n\nnew method\n".to_owned();
+        keep_durable_section(old, &mut page);
+        assert_eq!(
+            page,
+            "# B\n\n## Closing note\n\ny\n\n## Durable workflows\n\n| d |\n\n## How each figure is measured\n\nnew method\n"
+        );
+        let mut untouched = "no method here".to_owned();
+        keep_durable_section(old, &mut untouched);
+        assert_eq!(untouched, "no method here");
+    }
 }
