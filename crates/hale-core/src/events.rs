@@ -178,6 +178,13 @@ pub enum HealingEventKind {
         /// The significant child whose exit triggered it.
         child: String,
     },
+    /// The tree's watchdog exited while the tree ran: from then on no hung
+    /// child would be found. The root supervisor escalates: it stops its
+    /// children and exits with `shutdown`, so the failure cannot go unseen.
+    WatchdogExited {
+        /// Why the watchdog exited.
+        reason: ExitReason,
+    },
     /// The supervisor exited.
     SupervisorStopped {
         /// Its exit reason.
@@ -188,7 +195,7 @@ pub enum HealingEventKind {
 impl HealingEventKind {
     fn tracing_level(&self) -> tracing::Level {
         match self {
-            Self::IntensityExceeded { .. } => tracing::Level::ERROR,
+            Self::IntensityExceeded { .. } | Self::WatchdogExited { .. } => tracing::Level::ERROR,
             Self::ChildExited { reason, .. } if !reason.is_normal() => tracing::Level::WARN,
             Self::StartFailed { .. }
             | Self::RestartFailed { .. }

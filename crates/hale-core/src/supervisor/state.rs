@@ -178,8 +178,11 @@ impl SupervisorState {
         let Some(serial) = self.children.take_actor(actor) else {
             if self.host.watchdog.is(actor) {
                 // The watchdog is linked to the root and never exits before
-                // it; if it does, hung children go unnoticed: say so loudly.
-                tracing::error!(target: "hale::healing", path = %self.path, %reason, "the tree's watchdog exited");
+                // it; if it does, hung children would go unnoticed from now
+                // on. That is an escalation, not a log line.
+                self.emit_own(HealingEventKind::WatchdogExited { reason });
+                self.stop_all().await;
+                return Flow::Shutdown;
             }
             return Flow::Continue;
         };
