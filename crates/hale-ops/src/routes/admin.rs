@@ -29,6 +29,7 @@ enum PathSpec {
 impl PathSpec {
     fn segments(self) -> Vec<String> {
         match self {
+            Self::Text(text) if text.trim_matches('/').is_empty() => Vec::new(),
             Self::Text(text) => text.trim_matches('/').split('/').map(str::to_owned).collect(),
             Self::Segments(segments) => segments,
         }

@@ -1,0 +1,463 @@
+//! Admin actions: the token rules on every mutating route, the actions
+//! themselves, their audit entries, and clear 4xx answers to bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use futures::future::BoxFuture;
+use hale_core::{HealingEventKind, StopCause};
+use hale_ops::{
+    AuditEntry, DeadLetter, DeadLetterSummary, Decision, Ops, OpsEvent, PendingApproval, WorkflowCounts,
+    WorkflowError, Workflows,
+};
+use support::{SECRET, TestTree, post, send, wait_for_healing};
+
+/// Every mutating route, with a body it accepts.
+const MUTATING: [(&str, &str); 5] = [
+    ("/admin/restart", r#"{"path": "root/steady"}"#),
+    ("/admin/terminate", r#"{"path": "root/steady"}"#),
+    ("/admin/delete", r#"{"path": "root/steady"}"#),
+    ("/admin/dead-letters/dl-1/replay", ""),
+    ("/admin/approvals/gate-1", r#"{"decision": "approve"}"#),
+];
+
+/// A store with one dead letter and one pending approval, that records
+/// what is done to it.
+#[derive(Default)]
+struct FakeStore {
+    replayed: Mutex<Vec<(String, String)>>,
+    decided: Mutex<Vec<(String, Decision)>>,
+    audit: Mutex<Vec<AuditEntry>>,
+}
+
+impl Workflows for FakeStore {
+    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetterSummary>, WorkflowError>> {
+        Box::pin(async { Ok(vec![summary()]) })
+    }
+    fn dead_letter(&self, id: String) -> BoxFuture<'_, Result<DeadLetter, WorkflowError>> {
+        Box::pin(async move {
+            if id != "dl-1" {
+                return Err(WorkflowError::NotFound(format!("no dead letter `{id}`")));
+            }
+            Ok(DeadLetter {
+                summary: summary(),
+                input: serde_json::json!({"doc": 7}),
+                history: vec!["attempt 1: 503".into()],
+            })
+        })
+    }
+    fn replay(&self, id: String, by: String) -> BoxFuture<'_, Result<String, WorkflowError>> {
+        Box::pin(async move {
+            if id != "dl-1" {
+                return Err(WorkflowError::NotFound(format!("no dead letter `{id}`")));
+            }
+            self.replayed.lock().unwrap().push((id, by));
+            Ok("replayed as workflow doc-7/2".to_owned())
+        })
+    }
+    fn pending_approvals(&self) -> BoxFuture<'_, Result<Vec<PendingApproval>, WorkflowError>> {
+        Box::pin(async {
+            Ok(vec![PendingApproval {
+                id: "gate-1".into(),
+                workflow: "invoice-9".into(),
+                step: "pay".into(),
+                summary: "pay 12,000 EUR".into(),
+                requested_at_ms: 1,
+                deadline_ms: None,
+            }])
+        })
+    }
+    fn decide(&self, id: String, decision: Decision) -> BoxFuture<'_, Result<(), WorkflowError>> {
+        Box::pin(async move {
+            if id != "gate-1" {
+                return Err(WorkflowError::NotFound(format!("no approval `{id}`")));
+            }
+            let mut decided = self.decided.lock().unwrap();
+            if !decided.is_empty() {
+                return Err(WorkflowError::Conflict("gate-1 is already decided".into()));
+            }
+            decided.push((id, decision));
+            Ok(())
+        })
+    }
+    fn counts(&self) -> BoxFuture<'_, Result<WorkflowCounts, WorkflowError>> {
+        Box::pin(async {
+            Ok(WorkflowCounts {
+                dead_letters: 1,
+                pending_approvals: 1,
+            })
+        })
+    }
+    fn audit(&self, entry: AuditEntry) -> BoxFuture<'_, Result<(), WorkflowError>> {
+        Box::pin(async move {
+            self.audit.lock().unwrap().push(entry);
+            Ok(())
+        })
+    }
+}
+
+fn summary() -> DeadLetterSummary {
+    DeadLetterSummary {
+        id: "dl-1".into(),
+        workflow: "doc-7".into(),
+        step: Some("extract".into()),
+        error: "503".into(),
+        attempts: 3,
+        at_ms: 1,
+    }
+}
+
+fn error_message(body: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    value["error"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_mutating_route_needs_the_token() {
+    let tree = TestTree::start().await;
+    let store = Arc::new(FakeStore::default());
+    let ops = tree.ops().workflows(store.clone()).build().unwrap();
+    let router = ops.router();
+    for (route, body) in MUTATING {
+        let (status, answer) = send(&router, post(route, None, body)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{route} without a token: {answer}"
+        );
+        assert!(error_message(&answer).contains("Bearer"), "{answer}");
+        let (status, answer) = send(&router, post(route, Some("wrong-secret-0123456789"), body)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{route} with a wrong token: {answer}"
+        );
+        assert_eq!(error_message(&answer), "the token is not valid");
+        let (status, answer) = send(&router, post(route, Some(SECRET), body)).await;
+        assert!(
+            status.is_success(),
+            "{route} with the right token: {status} {answer}"
+        );
+    }
+    // The right token acted: restart, terminate and delete on root/steady
+    // (in that order), one replay, one decision, each audited as alice's.
+    assert_eq!(
+        store.replayed.lock().unwrap().clone(),
+        [("dl-1".to_owned(), "alice".to_owned())]
+    );
+    let decided = store.decided.lock().unwrap().clone();
+    assert_eq!(decided.len(), 1);
+    assert!(decided[0].1.approve);
+    assert_eq!(decided[0].1.by, "alice");
+    let audit = store.audit.lock().unwrap().clone();
+    let actions: Vec<(&str, &str, &str, &str)> = audit
+        .iter()
+        .map(|entry| {
+            (
+                entry.actor.as_str(),
+                entry.action.as_str(),
+                entry.target.as_str(),
+                entry.outcome.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("alice", "restart", "root/steady", "ok"),
+            ("alice", "terminate", "root/steady", "ok"),
+            ("alice", "delete", "root/steady", "ok"),
+            ("alice", "replay", "dl-1", "ok"),
+            ("alice", "approve", "gate-1", "ok"),
+        ]
+    );
+    tree.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_configured_token_mutation_is_off() {
+    let tree = TestTree::start().await;
+    let ops = Ops::builder(tree.root.clone())
+        .workflows(Arc::new(FakeStore::default()))
+        .build()
+        .unwrap();
+    let router = ops.router();
+    for (route, body) in MUTATING {
+        for token in [None, Some(SECRET)] {
+            let (status, answer) = send(&router, post(route, token, body)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{route}: {answer}");
+            assert!(
+                error_message(&answer).contains("no admin token is configured"),
+                "{answer}"
+            );
+        }
+    }
+    // Nothing was touched.
+    assert_eq!(tree.root.which_children().await.unwrap().len(), 5);
+    tree.stop().await;
+}
+
+#[tokio::test]
+async fn restart_stops_a_running_child_and_starts_it_again_as_a_healing_event_and_an_audit_entry() {
+    let tree = TestTree::start().await;
+    let ops = tree.ops().build().unwrap();
+    let router = ops.router();
+    let mut events = ops.subscribe();
+    let (status, body) = send(
+        &router,
+        post(
+            "/admin/restart",
+            Some(SECRET),
+            r#"{"path": ["root", "pipeline", "extract"]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["result"], "restarted");
+    assert_eq!(answer["by"], "alice");
+    let stopped = wait_for_healing(&mut events, |event| {
+        matches!(
+            event.kind,
+            HealingEventKind::ChildStopped {
+                cause: StopCause::Terminated,
+                ..
+            }
+        )
+    })
+    .await;
+    assert_eq!(stopped.path.to_string(), "root/pipeline/extract");
+    let started = wait_for_healing(&mut events, |event| event.kind == HealingEventKind::ChildStarted).await;
+    assert_eq!(started.path.to_string(), "root/pipeline/extract");
+    let audit = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Ok(event) = events.recv().await
+                && let OpsEvent::Audit(entry) = &*event
+            {
+                return entry.clone();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (audit.actor.as_str(), audit.action.as_str()),
+        ("alice", "restart")
+    );
+    assert_eq!(audit.target, "root/pipeline/extract");
+    tree.stop().await;
+}
+
+#[tokio::test]
+async fn actions_that_do_not_apply_are_refused_with_409_and_audited_as_refused() {
+    let tree = TestTree::start().await;
+    let store = Arc::new(FakeStore::default());
+    let ops = tree.ops().workflows(store.clone()).build().unwrap();
+    let router = ops.router();
+    let refused = [
+        ("/admin/delete", r#"{"path": "root/flaky"}"#, "is running"),
+        ("/admin/restart", r#"{"path": "root/once"}"#, "temporary"),
+    ];
+    for (route, body, words) in refused {
+        let (status, answer) = send(&router, post(route, Some(SECRET), body)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{route} {body}: {answer}");
+        assert!(error_message(&answer).contains(words), "{answer}");
+    }
+    let decision = r#"{"decision": "reject", "note": "over budget"}"#;
+    assert_eq!(
+        send(&router, post("/admin/approvals/gate-1", Some(SECRET), decision))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, answer) = send(&router, post("/admin/approvals/gate-1", Some(SECRET), decision)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_message(&answer), "gate-1 is already decided");
+    let outcomes: Vec<String> = store
+        .audit
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|entry| entry.outcome.clone())
+        .collect();
+    assert!(outcomes[0].starts_with("refused: "), "{outcomes:?}");
+    assert_eq!(outcomes[2], "ok");
+    assert_eq!(outcomes[3], "refused: gate-1 is already decided");
+    let decided = store.decided.lock().unwrap().clone();
+    assert_eq!(decided[0].1.note.as_deref(), Some("over budget"));
+    assert!(!decided[0].1.approve);
+    tree.stop().await;
+}
+
+#[tokio::test]
+async fn bad_paths_get_4xx_with_a_clear_message() {
+    let tree = TestTree::start().await;
+    let router = tree.ops().build().unwrap().router();
+    let cases = [
+        (r#"{"path": ""}"#, StatusCode::BAD_REQUEST, "the path is empty"),
+        (r#"{"path": []}"#, StatusCode::BAD_REQUEST, "the path is empty"),
+        (
+            r#"{"path": "root"}"#,
+            StatusCode::BAD_REQUEST,
+            "is the root supervisor",
+        ),
+        (
+            r#"{"path": "root//steady"}"#,
+            StatusCode::BAD_REQUEST,
+            "segment 1",
+        ),
+        (
+            r#"{"path": "elsewhere/steady"}"#,
+            StatusCode::NOT_FOUND,
+            "the tree's root is `root`",
+        ),
+        (
+            r#"{"path": "root/nobody"}"#,
+            StatusCode::NOT_FOUND,
+            "no child `nobody`",
+        ),
+        (
+            r#"{"path": "root/steady/deeper"}"#,
+            StatusCode::NOT_FOUND,
+            "not a supervisor",
+        ),
+        (
+            r#"{"path": "root/ghost/deeper"}"#,
+            StatusCode::NOT_FOUND,
+            "no child `ghost`",
+        ),
+    ];
+    for (body, expected, words) in cases {
+        let (status, answer) = send(&router, post("/admin/terminate", Some(SECRET), body)).await;
+        assert_eq!(status, expected, "{body}: {answer}");
+        assert!(error_message(&answer).contains(words), "{body}: {answer}");
+    }
+    tree.stop().await;
+}
+
+#[tokio::test]
+async fn bad_json_wrong_shapes_and_huge_bodies_get_4xx_never_a_panic() {
+    let tree = TestTree::start().await;
+    let store = Arc::new(FakeStore::default());
+    let router = tree
+        .ops()
+        .workflows(store)
+        .body_limit(1024)
+        .build()
+        .unwrap()
+        .router();
+    let huge = format!(r#"{{"path": "{}"}}"#, "x".repeat(4096));
+    let cases: [(&str, String, StatusCode); 7] = [
+        ("/admin/restart", "{".to_owned(), StatusCode::BAD_REQUEST),
+        (
+            "/admin/restart",
+            r#"{"paht": "root/steady"}"#.to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/admin/restart",
+            r#"{"path": 7}"#.to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        ("/admin/restart", huge.clone(), StatusCode::PAYLOAD_TOO_LARGE),
+        (
+            "/admin/approvals/gate-1",
+            r#"{"decision": "maybe"}"#.to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        ("/admin/approvals/gate-1", huge, StatusCode::PAYLOAD_TOO_LARGE),
+        (
+            "/admin/approvals/nope",
+            r#"{"decision": "approve"}"#.to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (route, body, expected) in cases {
+        let (status, answer) = send(&router, post(route, Some(SECRET), &body)).await;
+        assert_eq!(status, expected, "{route}: {answer}");
+        assert!(!error_message(&answer).is_empty());
+    }
+    let without_type = axum::http::Request::post("/admin/restart")
+        .header("authorization", format!("Bearer {SECRET}"))
+        .body(axum::body::Body::from(r#"{"path": "root/steady"}"#))
+        .unwrap();
+    let (status, answer) = send(&router, without_type).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{answer}");
+    assert!(error_message(&answer).contains("Content-Type"), "{answer}");
+    let wrong_method = axum::http::Request::get("/admin/restart")
+        .header("authorization", format!("Bearer {SECRET}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(
+        send(&router, wrong_method).await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    tree.stop().await;
+}
+
+#[tokio::test]
+async fn the_workflow_reads_answer_from_the_store_or_501_without_one() {
+    let tree = TestTree::start().await;
+    let with = tree
+        .ops()
+        .workflows(Arc::new(FakeStore::default()))
+        .build()
+        .unwrap()
+        .router();
+    let (status, body) = send(&with, support::get("/dead-letters")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(r#""id":"dl-1""#), "{body}");
+    let (status, body) = send(&with, support::get("/dead-letters/dl-1")).await;
+    assert_eq!(status, StatusCode::OK);
+    let letter: DeadLetter = serde_json::from_str(&body).unwrap();
+    assert_eq!(letter.input["doc"], 7);
+    assert_eq!(
+        send(&with, support::get("/dead-letters/dl-2")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        send(&with, support::get("/approvals"))
+            .await
+            .1
+            .contains("pay 12,000 EUR")
+    );
+    let (_, metrics) = send(&with, support::get("/metrics")).await;
+    assert!(metrics.contains("\nhale_dead_letters 1\n"), "{metrics}");
+    assert!(metrics.contains("\nhale_pending_approvals 1\n"), "{metrics}");
+
+    let without = tree.ops().build().unwrap().router();
+    let (status, body) = send(&without, support::get("/dead-letters")).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    assert!(error_message(&body).contains("no workflow store"), "{body}");
+    let (status, _) = send(
+        &without,
+        post("/admin/dead-letters/dl-1/replay", Some(SECRET), ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    tree.stop().await;
+}
+
+#[tokio::test]
+async fn protected_reads_need_the_token_but_probes_stay_open() {
+    let tree = TestTree::start().await;
+    let router = tree.ops().protect_reads(true).build().unwrap().router();
+    assert_eq!(
+        send(&router, support::get("/tree")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(&router, support::get("/metrics")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(send(&router, support::get("/livez")).await.0, StatusCode::OK);
+    let authorized = axum::http::Request::get("/tree")
+        .header("authorization", format!("Bearer {SECRET}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(send(&router, authorized).await.0, StatusCode::OK);
+    tree.stop().await;
+}
