@@ -47,6 +47,8 @@
 
 mod auth;
 mod breakers;
+#[cfg(feature = "browser")]
+pub mod browser;
 mod error;
 mod feed;
 pub mod health;

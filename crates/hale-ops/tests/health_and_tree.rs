@@ -184,3 +184,22 @@ async fn tree_answers_503_with_a_message_once_the_tree_is_gone() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("no route `/no/such/route`"), "{body}");
 }
+
+#[tokio::test]
+async fn the_page_and_its_assets_are_served_under_a_prefix_too() {
+    let tree = TestTree::start().await;
+    let ops = tree.ops().build().unwrap();
+    let app = axum::Router::new().nest("/ops", ops.router());
+    let (status, page) = send(&app, get("/ops")).await;
+    assert_eq!(status, StatusCode::OK);
+    // Its relative links resolve under /ops/.
+    assert!(page.contains(r#"<base href="ops/">"#), "{page}");
+    for asset in ["/ops/ui/app.js", "/ops/ui/style.css", "/ops/tree", "/ops/livez"] {
+        assert_eq!(send(&app, get(asset)).await.0, StatusCode::OK, "{asset}");
+    }
+    let (status, page) = send(&ops.router(), get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("<base"), "{page}");
+    assert!(page.contains(r#"<script src="ui/app.js">"#), "{page}");
+    tree.stop().await;
+}
