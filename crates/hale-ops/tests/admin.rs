@@ -4,15 +4,12 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::http::StatusCode;
-use futures::future::BoxFuture;
 use hale_core::{HealingEventKind, StopCause};
-use hale_ops::{
-    AuditEntry, DeadLetter, DeadLetterSummary, Decision, Ops, OpsEvent, PendingApproval, WorkflowCounts,
-    WorkflowError, Workflows,
-};
+use hale_ops::{DeadLetter, Ops, OpsEvent};
+use support::store::FakeStore;
 use support::{SECRET, TestTree, post, send, wait_for_healing};
 
 /// Every mutating route, with a body it accepts.
@@ -23,92 +20,6 @@ const MUTATING: [(&str, &str); 5] = [
     ("/admin/dead-letters/dl-1/replay", ""),
     ("/admin/approvals/gate-1", r#"{"decision": "approve"}"#),
 ];
-
-/// A store with one dead letter and one pending approval, that records
-/// what is done to it.
-#[derive(Default)]
-struct FakeStore {
-    replayed: Mutex<Vec<(String, String)>>,
-    decided: Mutex<Vec<(String, Decision)>>,
-    audit: Mutex<Vec<AuditEntry>>,
-}
-
-impl Workflows for FakeStore {
-    fn dead_letters(&self) -> BoxFuture<'_, Result<Vec<DeadLetterSummary>, WorkflowError>> {
-        Box::pin(async { Ok(vec![summary()]) })
-    }
-    fn dead_letter(&self, id: String) -> BoxFuture<'_, Result<DeadLetter, WorkflowError>> {
-        Box::pin(async move {
-            if id != "dl-1" {
-                return Err(WorkflowError::NotFound(format!("no dead letter `{id}`")));
-            }
-            Ok(DeadLetter {
-                summary: summary(),
-                input: serde_json::json!({"doc": 7}),
-                history: vec!["attempt 1: 503".into()],
-            })
-        })
-    }
-    fn replay(&self, id: String, by: String) -> BoxFuture<'_, Result<String, WorkflowError>> {
-        Box::pin(async move {
-            if id != "dl-1" {
-                return Err(WorkflowError::NotFound(format!("no dead letter `{id}`")));
-            }
-            self.replayed.lock().unwrap().push((id, by));
-            Ok("replayed as workflow doc-7/2".to_owned())
-        })
-    }
-    fn pending_approvals(&self) -> BoxFuture<'_, Result<Vec<PendingApproval>, WorkflowError>> {
-        Box::pin(async {
-            Ok(vec![PendingApproval {
-                id: "gate-1".into(),
-                workflow: "invoice-9".into(),
-                step: "pay".into(),
-                summary: "pay 12,000 EUR".into(),
-                requested_at_ms: 1,
-                deadline_ms: None,
-            }])
-        })
-    }
-    fn decide(&self, id: String, decision: Decision) -> BoxFuture<'_, Result<(), WorkflowError>> {
-        Box::pin(async move {
-            if id != "gate-1" {
-                return Err(WorkflowError::NotFound(format!("no approval `{id}`")));
-            }
-            let mut decided = self.decided.lock().unwrap();
-            if !decided.is_empty() {
-                return Err(WorkflowError::Conflict("gate-1 is already decided".into()));
-            }
-            decided.push((id, decision));
-            Ok(())
-        })
-    }
-    fn counts(&self) -> BoxFuture<'_, Result<WorkflowCounts, WorkflowError>> {
-        Box::pin(async {
-            Ok(WorkflowCounts {
-                dead_letters: 1,
-                pending_approvals: 1,
-            })
-        })
-    }
-    fn audit(&self, entry: AuditEntry) -> BoxFuture<'_, Result<(), WorkflowError>> {
-        Box::pin(async move {
-            self.audit.lock().unwrap().push(entry);
-            Ok(())
-        })
-    }
-}
-
-fn summary() -> DeadLetterSummary {
-    DeadLetterSummary {
-        id: "dl-1".into(),
-        workflow: "doc-7".into(),
-        step: Some("extract".into()),
-        error: "503".into(),
-        attempts: 3,
-        at_ms: 1,
-    }
-}
 
 fn error_message(body: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));

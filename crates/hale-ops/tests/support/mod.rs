@@ -1,6 +1,8 @@
 //! A small tree to point the surface at, and helpers to talk to it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod store;
+
 use std::sync::Arc;
 use std::time::Duration;
 
