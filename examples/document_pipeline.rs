@@ -1,7 +1,7 @@
 //! Chaos example 1, the README's main job: a document pipeline under fire.
 //!
 //! ```text
-//! cargo run --release --example document_pipeline -- [--seed N] [--items N] [--plan FILE] [--json FILE]
+//! cargo run --release --example document_pipeline -- [--seed N] [--items N] [--plan FILE] [--json FILE] [--serve 127.0.0.1:PORT]
 //! ```
 //!
 //! Documents go through four agents: classify, extract (an LLM-like call,
@@ -38,6 +38,9 @@ use hale::resilience::{
     AnsweredBy, CircuitBreaker, ErrorClass, Escalation, FallbackChain, Pipeline, RetryPolicy, Timeout,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+#[path = "support/serve.rs"]
+mod serve;
 
 /// A document: its size decides how long extraction takes.
 #[derive(Clone, Debug)]
@@ -240,7 +243,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // report; keep the default hook's backtraces off the screen.
     std::panic::set_hook(Box::new(|_| {}));
 
-    let args = RunArgs::from_env(400)?;
+    let (serve_at, args) = serve::from_args(std::env::args().skip(1))?;
+    let args = RunArgs::parse(args, 400)?;
     let plan = match &args.plan {
         Some(path) => FaultPlan::from_path(path)?.with_seed(args.seed),
         None => default_plan(args.seed),
@@ -269,6 +273,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )),
     )
     .await?;
+    let serving = serve::start(serve_at, &root, &run).await?;
     let stages = root.child_supervisor("stages").await?;
     let stage = |id: &'static str| {
         let stages = stages.clone();
@@ -399,6 +404,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(killer) = killer {
         killer.abort();
     }
+    serve::stop(serving).await;
     root.stop(Duration::from_secs(30)).await;
     let report = run.finish().await;
     println!("{report}");

@@ -99,3 +99,34 @@ async fn the_page_shows_a_crashed_child_restart_live() {
     server.shutdown().await;
     tree.stop().await;
 }
+
+/// Regenerates the screenshot in docs/operations.md from a running service:
+///
+/// ```text
+/// cargo run --release --example document_pipeline -- --items 200 --serve 127.0.0.1:9191 &
+/// HALE_SCREENSHOT_URL=http://127.0.0.1:9191/ HALE_SCREENSHOT_OUT=docs/images/live-tree.png \
+///     cargo test -p hale-ops --test browser -- --ignored docs_screenshot
+/// ```
+#[tokio::test]
+#[ignore = "a tool: needs a running service at $HALE_SCREENSHOT_URL"]
+async fn docs_screenshot() {
+    let url = std::env::var("HALE_SCREENSHOT_URL").expect("set HALE_SCREENSHOT_URL");
+    let out = std::env::var("HALE_SCREENSHOT_OUT").expect("set HALE_SCREENSHOT_OUT");
+    let browser = Chromium::launch().await.unwrap();
+    let page = browser.open(&url).await.unwrap();
+    page.wait_for("window.hale.snapshots > 0", SHOWN_WITHIN)
+        .await
+        .unwrap();
+    // Let a few events arrive, and show the node that restarted most.
+    page.wait_for("window.hale.applied >= 3", Duration::from_secs(60))
+        .await
+        .unwrap();
+    page.evaluate(
+        "(() => { const rows = [...document.querySelectorAll('.node')];
+           rows.sort((a, b) => b.querySelector('.restarts').dataset.count - a.querySelector('.restarts').dataset.count);
+           rows[0].querySelector('.row').click(); })()",
+    )
+    .await
+    .unwrap();
+    page.screenshot(std::path::Path::new(&out)).await.unwrap();
+}
