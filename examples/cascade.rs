@@ -41,7 +41,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -159,12 +159,7 @@ impl Lane {
     /// The agent's reference. One taken from a supervisor dies with it, so
     /// after that supervisor was restarted, look the agent up again.
     async fn agent(&self, role: &'static str) -> Result<ChildRef<Step>, StepError> {
-        if let Some(agent) = self
-            .agents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(role)
-        {
+        if let Some(agent) = hale::util::lock(&self.agents).get(role) {
             return Ok(agent.clone());
         }
         let parent = self.parent.get(role).ok_or(StepError::Unreachable)?;
@@ -174,7 +169,7 @@ impl Lane {
             .child_ref(role)
             .await;
         let agent = agent.map_err(|_| StepError::Unreachable)?;
-        let mut agents = self.agents.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut agents = hale::util::lock(&self.agents);
         agents.insert(role, agent.clone());
         Ok(agent)
     }
@@ -193,7 +188,7 @@ impl Lane {
         match sent {
             Ok(()) => {}
             Err(ChildRefError::Removed { .. }) => {
-                let mut agents = self.agents.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut agents = hale::util::lock(&self.agents);
                 agents.remove(role);
                 return Err(StepError::Unreachable);
             }
@@ -202,10 +197,7 @@ impl Lane {
         answer.await.unwrap_or_else(|_| {
             // The reply was dropped unanswered: the agent was stopped, or
             // died of another step, with this one in hand or in its mailbox.
-            self.disturbed
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(item);
+            hale::util::lock(&self.disturbed).insert(item);
             Err(StepError::Down)
         })
     }
@@ -238,9 +230,11 @@ struct Blast {
 }
 
 impl Blast {
-    fn count(mut self, events: &mut EventStream) -> Self {
+    /// Counts every event the stream holds; fails if the stream fell so far
+    /// behind that it missed some (the counts would be wrong).
+    fn count(mut self, events: &mut EventStream) -> Result<Self, String> {
         let is_agent = |path: &ChildPath| TEAMS.iter().any(|(_, roles)| roles.contains(&path.leaf()));
-        while let Some(event) = events.try_recv() {
+        for event in events.drain() {
             if !is_agent(&event.path) {
                 continue;
             }
@@ -253,7 +247,10 @@ impl Blast {
                 _ => {}
             }
         }
-        self
+        match events.missed() {
+            0 => Ok(self),
+            missed => Err(format!("the blast count missed {missed} healing events")),
+        }
     }
 }
 
@@ -468,12 +465,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (tiered_run, tiered_lane, &mut tiered_events),
     ] {
         lane.root.stop(Duration::from_secs(30)).await;
-        let blast = Blast::default().count(events);
-        let disturbed = lane
-            .disturbed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len() as u64;
+        let blast = Blast::default().count(events)?;
+        let disturbed = hale::util::lock(&lane.disturbed).len() as u64;
         results.push((run.finish().await, blast, disturbed));
     }
     let [(flat, flat_blast, flat_hit), (tiered, tiered_blast, tiered_hit)] =

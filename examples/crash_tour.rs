@@ -122,9 +122,7 @@ async fn show_until(
 ) -> Result<u32, Box<dyn std::error::Error>> {
     let mut restarts = 0;
     loop {
-        let event = tokio::time::timeout(WAIT, stream.recv())
-            .await?
-            .ok_or("event stream closed")?;
+        let event = tokio::time::timeout(WAIT, stream.recv()).await??;
         if matches!(event.kind, HealingEventKind::ChildRestarted { .. }) {
             restarts += 1;
         }
@@ -167,7 +165,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .strategy(Strategy::OneForOne)
             .intensity(5)
             .period(Duration::from_secs(5))
-            .events(events)
+            .events(&events)
             .child(agent("ingest"))
             .child(ChildSpec::supervisor(
                 SupervisorSpec::new("pipeline")

@@ -39,7 +39,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hale::chaos::{
@@ -105,7 +105,7 @@ struct Syncs {
 
 impl Syncs {
     fn board(&self) -> std::sync::MutexGuard<'_, Board> {
-        self.board.lock().unwrap_or_else(PoisonError::into_inner)
+        hale::util::lock(&self.board)
     }
 
     /// A new sync `serial`, with its first request.

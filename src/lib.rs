@@ -36,6 +36,7 @@
 pub use hale_chaos as chaos;
 pub use hale_core as core;
 pub use hale_resilience as resilience;
+pub use hale_util as util;
 
 /// The names most programs need: specs, supervisors, handles and events.
 pub mod prelude {

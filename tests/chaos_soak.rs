@@ -124,7 +124,12 @@ async fn soak(seed: u64, items: u64) -> Observed {
     let mut watch = run.healing_events().subscribe();
     let decisions = tokio::spawn(async move {
         let mut stamps = Vec::new();
-        while let Some(event) = watch.recv().await {
+        loop {
+            let event = match watch.recv().await {
+                Ok(event) => event,
+                Err(hale::core::RecvError::Closed) => break,
+                Err(lagged) => panic!("the soak's restart log is incomplete: {lagged}"),
+            };
             if matches!(
                 event.kind,
                 HealingEventKind::ChildExited {

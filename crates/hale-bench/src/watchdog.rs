@@ -13,7 +13,7 @@
 //! siblings. Each records, in `post_stop` (run when the watchdog stops it as
 //! hung), how long after its own beat + timeout that was.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hale_core::{
@@ -45,10 +45,7 @@ fn beating_child(beats: &Beats, watch: Option<Watch>) -> ChildSpec {
     let spec = ChildSpec::new("beating", move |ctx: StartContext| {
         let beats = Arc::clone(&beats);
         async move {
-            beats
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(ctx.heartbeat());
+            hale_util::lock(&beats).push(ctx.heartbeat());
             let (actor, _join) =
                 Actor::spawn_linked(None, BenchChild::silent(), (), ctx.supervisor().clone()).await?;
             Ok(StartOutcome::Started(actor.get_cell()))
@@ -76,10 +73,7 @@ async fn population(
         let mut every = tokio::time::interval(beat_every);
         loop {
             every.tick().await;
-            let beats = driver_beats
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
+            let beats = hale_util::lock(&driver_beats).clone();
             for beat in &beats {
                 beat.beat();
             }
@@ -107,7 +101,7 @@ async fn cpu_share(count: usize, timeout: Duration, watched: bool, window: Durat
     supervisor.stop(Duration::from_secs(60)).await;
     // A beating child found hung would have been restarted with a fresh
     // heartbeat: there must be exactly one per child.
-    let incarnations = beats.lock().unwrap_or_else(PoisonError::into_inner).len();
+    let incarnations = hale_util::lock(&beats).len();
     if incarnations != count {
         return Err(format!("{} heartbeating children were found hung", incarnations - count).into());
     }

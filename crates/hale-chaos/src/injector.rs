@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -92,7 +92,7 @@ impl Injector {
 
     /// Run time so far, in ms.
     pub fn elapsed_ms(&self) -> u64 {
-        u64::try_from(self.inner.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+        hale_util::millis(self.inner.started.elapsed())
     }
 
     /// The fault, if any, that the plan puts on attempt `attempt` of item
@@ -192,7 +192,7 @@ impl Injector {
     }
 
     fn lock_log(&self) -> std::sync::MutexGuard<'_, Vec<FaultRecord>> {
-        self.inner.log.lock().unwrap_or_else(PoisonError::into_inner)
+        hale_util::lock(&self.inner.log)
     }
 }
 

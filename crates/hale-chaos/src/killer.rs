@@ -32,7 +32,7 @@ fn collect<'a>(
         for child in children {
             let Some(actor) = child.actor else { continue };
             match child.kind {
-                ChildKind::Worker => found.push((supervisor.path().child(&child.id), actor)),
+                ChildKind::Worker => found.push((child.path, actor)),
                 ChildKind::Supervisor => {
                     if let Ok(nested) = supervisor.child_supervisor(&child.id).await {
                         collect(nested, found).await;
@@ -40,11 +40,8 @@ fn collect<'a>(
                         && let Ok(rows) = dynamic.which_children().await
                     {
                         for row in rows {
-                            if let (Some(actor), ChildKind::Worker) = (row.info.actor, row.info.kind) {
-                                found.push((
-                                    dynamic.path().child(&format!("{}{}", row.info.id, row.handle)),
-                                    actor,
-                                ));
+                            if let (Some(actor), ChildKind::Worker) = (row.actor, row.kind) {
+                                found.push((row.path, actor));
                             }
                         }
                     }

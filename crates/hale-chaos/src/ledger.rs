@@ -1,7 +1,7 @@
 //! The ledger: every work item that goes in must come out somewhere.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -125,7 +125,7 @@ impl Ledger {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.inner.0.lock().unwrap_or_else(PoisonError::into_inner)
+        hale_util::lock(&self.inner.0)
     }
 }
 

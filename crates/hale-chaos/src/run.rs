@@ -2,7 +2,7 @@
 //! report, in one harness.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
 
@@ -10,6 +10,10 @@ use crate::injector::{Injector, fnv};
 use crate::ledger::Ledger;
 use crate::plan::FaultPlan;
 use crate::report::{ChaosReport, Collector, RunRecord};
+
+/// How far the report's collector may fall behind the tree's events before
+/// it misses some (which fails the run): a burst larger than any example's.
+const EVENT_CAPACITY: usize = 1 << 16;
 
 /// One run of a scenario under a fault plan.
 ///
@@ -39,7 +43,7 @@ pub struct ChaosRun {
     injector: Injector,
     ledger: Ledger,
     healing: hale_core::EventBus,
-    resilience: hale_resilience::EventBus,
+    resilience: hale_resilience::ResilienceBus,
     collector: Collector,
     notes: Arc<Mutex<BTreeMap<String, u64>>>,
     started: Instant,
@@ -48,8 +52,8 @@ pub struct ChaosRun {
 impl ChaosRun {
     /// Starts a run of `scenario` under `plan`: run time starts now.
     pub fn new(scenario: impl Into<String>, plan: FaultPlan) -> Self {
-        let healing = hale_core::EventBus::new();
-        let resilience = hale_resilience::EventBus::new();
+        let healing = hale_core::EventBus::with_capacity(EVENT_CAPACITY);
+        let resilience = hale_resilience::ResilienceBus::with_capacity(EVENT_CAPACITY);
         let collector = Collector::spawn(healing.subscribe(), resilience.subscribe());
         Self {
             name: scenario.into(),
@@ -64,12 +68,12 @@ impl ChaosRun {
     }
 
     /// The bus to give the tree under test (`SupervisorSpec::events`).
-    pub fn healing_events(&self) -> hale_core::EventBus {
-        self.healing.clone()
+    pub fn healing_events(&self) -> &hale_core::EventBus {
+        &self.healing
     }
 
     /// The bus to give the resilience policies under test.
-    pub fn resilience_events(&self) -> &hale_resilience::EventBus {
+    pub fn resilience_events(&self) -> &hale_resilience::ResilienceBus {
         &self.resilience
     }
 
@@ -94,7 +98,7 @@ impl ChaosRun {
         let seen = self.collector.finish().await;
         let log = self.injector.log();
         let fault_hash = fnv(&serde_json::to_vec(&log).unwrap_or_default());
-        let notes = self.notes.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let notes = hale_util::lock(&self.notes).clone();
         ChaosReport::new(RunRecord {
             scenario: self.name,
             seed: self.injector.plan().seed,
@@ -122,7 +126,7 @@ impl Notes {
     /// a peak, goes in with one call). The count shows in the report even
     /// when `count` is 0.
     pub fn add(&self, name: &str, count: u64) {
-        let mut notes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut notes = hale_util::lock(&self.0);
         let total = notes.entry(name.to_owned()).or_insert(0);
         *total = total.saturating_add(count);
     }

@@ -20,8 +20,9 @@
 
 use std::time::Duration;
 
+use hale_util::{Backoff, Jitter};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 
 /// A child's restart backoff policy: set with
 /// [`ChildSpec::backoff`](crate::ChildSpec::backoff).
@@ -61,10 +62,17 @@ impl RestartBackoff {
     /// The upper bound of the delay before the restart that follows `attempt`
     /// earlier restarts: `min(max, base * 2^attempt)`.
     pub fn ceiling(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
-        self.base
-            .checked_mul(factor)
-            .map_or(self.max, |delay| delay.min(self.max))
+        self.curve().capped_exponential(attempt.saturating_add(1))
+    }
+
+    /// The shared delay arithmetic, with this policy's numbers.
+    fn curve(&self) -> Backoff {
+        Backoff {
+            initial: self.base,
+            coefficient: 2.0,
+            maximum: self.max,
+            jitter: Jitter::Full,
+        }
     }
 }
 
@@ -96,9 +104,13 @@ impl BackoffState {
             self.attempt = 0;
         }
         let attempt = self.attempt;
-        let ceiling = self.policy.ceiling(attempt);
-        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        let delay = Duration::from_millis(self.rng.random_range(0..=millis));
+        let drawn = self
+            .policy
+            .curve()
+            .delay(attempt.saturating_add(1), None, &mut self.rng);
+        // Whole milliseconds: tokio's timers have no finer resolution, and
+        // the event then reports exactly the delay that is waited.
+        let delay = Duration::from_millis(hale_util::millis(drawn));
         self.attempt = self.attempt.saturating_add(1);
         (delay, attempt)
     }

@@ -28,7 +28,8 @@ pub enum SupervisorStartError {
         supervisor: ChildPath,
         /// The child that failed.
         child: String,
-        /// Its start function's error.
+        /// Its start function's error (also this error's `source()`).
+        #[source]
         cause: StartError,
     },
     /// ractor refused to spawn the supervisor actor.
@@ -36,8 +37,9 @@ pub enum SupervisorStartError {
     Spawn {
         /// The supervisor.
         supervisor: ChildPath,
-        /// ractor's error.
-        cause: String,
+        /// ractor's error, kept as this error's `source()`.
+        #[source]
+        cause: StartError,
     },
 }
 
@@ -109,8 +111,18 @@ pub enum ChildError {
         supervisor: ChildPath,
         /// The child.
         child: String,
-        /// The start function's error.
+        /// The start function's error (also this error's `source()`).
+        #[source]
         cause: StartError,
+    },
+    /// The child is stopped: its spec is kept but nothing runs, and its
+    /// supervisor will not restart it by itself.
+    #[error("supervisor `{supervisor}`: child `{child}` is not running")]
+    NotRunning {
+        /// The supervisor.
+        supervisor: ChildPath,
+        /// The child.
+        child: String,
     },
     /// The child's actor does not take the message type asked for.
     #[error("supervisor `{supervisor}`: child `{child}` does not take that message type")]

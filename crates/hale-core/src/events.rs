@@ -4,9 +4,11 @@
 //! [`HealingEvent`]: serde-serializable, stamped with the wall-clock time and
 //! the path of the node it is about. Each event goes two ways at once:
 //!
-//! - to every subscriber of the tree's [`EventBus`], over an unbounded channel,
-//!   so a subscriber never loses an event however far it falls behind
-//!   (metrics, reports and audit trails are built on this);
+//! - to every subscriber of the tree's [`EventBus`], which is bounded: a
+//!   subscriber that keeps within the bus's capacity receives every event in
+//!   order; one that falls further behind is told how many it missed
+//!   ([`RecvError::Lagged`](hale_util::RecvError::Lagged)) and never slows
+//!   the supervisors (metrics, reports and audit trails are built on this);
 //! - to `tracing`, under the target `hale::healing`, at `warn` for abnormal
 //!   exits and failed restarts, `error` for a supervisor giving up, and `info`
 //!   otherwise.
@@ -26,11 +28,7 @@
 //! # }
 //! ```
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
 use crate::exit::ExitReason;
 use crate::path::ChildPath;
@@ -207,84 +205,78 @@ impl HealingEventKind {
     }
 }
 
-/// The receiving end of a subscription to an [`EventBus`].
-#[derive(Debug)]
-pub struct EventStream {
-    receiver: mpsc::UnboundedReceiver<HealingEvent>,
-}
-
-impl EventStream {
-    /// The next event, or `None` once the bus and every supervisor using it
-    /// are gone.
-    pub async fn recv(&mut self) -> Option<HealingEvent> {
-        self.receiver.recv().await
-    }
-
-    /// The next event if one is already waiting.
-    pub fn try_recv(&mut self) -> Option<HealingEvent> {
-        self.receiver.try_recv().ok()
-    }
-
-    /// Waits for the first event that satisfies `wanted`, skipping the others,
-    /// for at most `limit` (tokio time, so a paused clock applies). Returns
-    /// `None` if the limit passes or the stream ends first.
-    pub async fn wait_for(
-        &mut self,
-        limit: Duration,
-        mut wanted: impl FnMut(&HealingEvent) -> bool,
-    ) -> Option<HealingEvent> {
-        let search = async {
-            while let Some(event) = self.receiver.recv().await {
-                if wanted(&event) {
-                    return Some(event);
-                }
-            }
-            None
-        };
-        tokio::time::timeout(limit, search).await.ok().flatten()
-    }
-}
+/// A subscription to an [`EventBus`]: the healing events emitted since it
+/// was made, in order, within the bus's capacity (see [`EventBus`]).
+pub type EventStream = hale_util::EventStream<HealingEvent>;
 
 /// Fans healing events out to subscribers and to `tracing`.
 ///
-/// Cloning a bus gives another handle to the same subscribers.
+/// Cloning a bus gives another handle to the same subscribers. The bus is
+/// bounded: each subscriber may fall [`capacity`](Self::capacity) events
+/// behind (default [`hale_util::DEFAULT_CAPACITY`]); beyond that its oldest
+/// unread events are overwritten and its next read answers
+/// [`RecvError::Lagged`](hale_util::RecvError::Lagged) with how many it
+/// missed. Emitting never waits for a subscriber, so a reader that never
+/// reads costs a fixed amount of memory, not a growing one, and never slows
+/// a supervisor down.
 #[derive(Clone, Debug, Default)]
 pub struct EventBus {
-    subscribers: Arc<Mutex<Vec<mpsc::UnboundedSender<HealingEvent>>>>,
+    subscribers: hale_util::Broadcast<HealingEvent>,
 }
 
 impl EventBus {
-    /// A bus with no subscribers yet.
+    /// A bus with no subscribers yet and the default capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bus = hale_core::EventBus::new();
+    /// assert_eq!(bus.capacity(), hale_util::DEFAULT_CAPACITY);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// A new subscription: it receives every event emitted from now on.
+    /// A bus whose subscribers may each fall up to `capacity` events behind
+    /// (taken into `1..=`[`hale_util::MAX_CAPACITY`], rounded up to a power
+    /// of two). A chaos run that must account for every event sizes it for
+    /// its burst and checks [`EventStream::missed`] at the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bus = hale_core::EventBus::with_capacity(1_000);
+    /// assert_eq!(bus.capacity(), 1_024);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            subscribers: hale_util::Broadcast::with_capacity(capacity),
+        }
+    }
+
+    /// How many unread events a subscriber may hold before it misses some.
+    pub fn capacity(&self) -> usize {
+        self.subscribers.capacity()
+    }
+
+    /// A new subscription: it receives every event emitted from now on,
+    /// within the capacity.
     pub fn subscribe(&self) -> EventStream {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        self.lock().push(sender);
-        EventStream { receiver }
+        self.subscribers.subscribe()
     }
 
     /// Emits an event about the node at `path` to `tracing` and to every live
-    /// subscriber; subscriptions whose stream was dropped are forgotten.
+    /// subscriber. Never waits.
     pub fn emit(&self, path: &ChildPath, kind: HealingEventKind) {
         trace_event(path, &kind);
-        let mut subscribers = self.lock();
-        if subscribers.is_empty() {
+        if !self.subscribers.has_subscribers() {
             return;
         }
-        let event = HealingEvent {
-            timestamp_ms: unix_millis(),
+        self.subscribers.send(HealingEvent {
+            timestamp_ms: hale_util::unix_millis(),
             path: path.clone(),
             kind,
-        };
-        subscribers.retain(|subscriber| subscriber.send(event.clone()).is_ok());
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::UnboundedSender<HealingEvent>>> {
-        // A panic while holding this lock leaves the list intact: keep using it.
-        self.subscribers.lock().unwrap_or_else(PoisonError::into_inner)
+        });
     }
 }
 
@@ -299,13 +291,6 @@ fn trace_event(path: &ChildPath, kind: &HealingEventKind) {
         tracing::Level::WARN => at_level!(tracing::Level::WARN),
         _ => at_level!(tracing::Level::INFO),
     }
-}
-
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -323,7 +308,7 @@ mod tests {
         bus.emit(&path, HealingEventKind::ChildRemoved);
         assert_eq!(first.recv().await.unwrap().kind, HealingEventKind::ChildStarted);
         assert_eq!(first.recv().await.unwrap().kind, HealingEventKind::ChildRemoved);
-        assert_eq!(bus.lock().len(), 1);
+        assert_eq!(bus.subscribers.subscriber_count(), 1);
     }
 
     #[test]

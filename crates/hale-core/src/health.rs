@@ -4,39 +4,28 @@
 //! (each supervisor answers for its own children and asks its child
 //! supervisors for theirs) and returns a [`NodeHealth`] per node:
 //!
-//! - **liveness**: the node's [`NodeState`], and for watched children the age
+//! - **liveness**: the node's [`ChildState`], and for watched children the age
 //!   of the last heartbeat;
 //! - **readiness**: whether the child declares itself ready
 //!   ([`Heartbeat::set_ready`](crate::Heartbeat::set_ready)), e.g. `false`
 //!   while a dependency it needs is down;
 //! - **function**: a child whose functional probe last answered wrongly is
-//!   [`NodeState::Degraded`].
+//!   [`ChildState::Degraded`];
+//! - **history**: each child's latest restarts, and each supervisor's
+//!   [`IntensityWindow`] ("2 of 3 restarts in 5 s").
 //!
 //! The snapshot serializes to JSON for dashboards and the HTTP surface.
 
 use serde::{Deserialize, Serialize};
 
+use crate::child::ChildState;
 use crate::exit::ExitReason;
+pub use crate::intensity::IntensityWindow;
 use crate::path::ChildPath;
 use crate::spec::ChildKind;
 
-/// The state of one node of the tree.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeState {
-    /// Being started (a supervisor that is still starting its children).
-    Starting,
-    /// Running, and its probe (if any) last passed.
-    Running,
-    /// Running, but its functional probe last answered wrongly.
-    Degraded,
-    /// Waiting for a restart (a failed start being retried, or a backoff).
-    Restarting,
-    /// Found hung by the watchdog and being replaced.
-    Hung,
-    /// Its spec is kept but nothing runs.
-    Stopped,
-}
+/// How many restart times a [`NodeHealth`] keeps.
+pub const RESTART_HISTORY: usize = 16;
 
 /// One node of the health snapshot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,7 +35,7 @@ pub struct NodeHealth {
     /// Worker or supervisor.
     pub kind: ChildKind,
     /// Its state.
-    pub state: NodeState,
+    pub state: ChildState,
     /// Whether it declares itself ready (always true for nodes that never
     /// said otherwise).
     pub ready: bool,
@@ -56,6 +45,11 @@ pub struct NodeHealth {
     pub last_exit: Option<ExitReason>,
     /// Milliseconds since its last heartbeat (watched children only).
     pub heartbeat_age_ms: Option<u64>,
+    /// When its supervisor last restarted it, in milliseconds since the Unix
+    /// epoch, oldest first: at most [`RESTART_HISTORY`] entries.
+    pub recent_restarts_ms: Vec<u64>,
+    /// For a supervisor: how much of its restart intensity is used now.
+    pub intensity: Option<IntensityWindow>,
     /// Its children, for a supervisor (in start order).
     pub children: Vec<NodeHealth>,
 }
@@ -82,32 +76,22 @@ impl NodeHealth {
 /// reports that child without its children.
 const NESTED_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Asks the child supervisor `actor` (static or dynamic) for its subtree.
+/// Asks the child supervisor `actor` for its subtree; `None` if it is not a
+/// Hale supervisor or does not answer in time.
 pub(crate) async fn nested_health(actor: &ractor::ActorCell) -> Option<NodeHealth> {
     use ractor::ActorRef;
     use ractor::rpc::CallResult;
 
-    use crate::dynamic::state::DynamicMsg;
-    use crate::supervisor::messages::SupervisorMsg;
+    use crate::supervisor::SupervisorMsg;
 
-    let answer = if actor.is_message_type_of::<SupervisorMsg>() == Some(true) {
-        let supervisor: ActorRef<SupervisorMsg> = actor.clone().into();
-        supervisor
-            .call(SupervisorMsg::Health, Some(NESTED_ANSWER_TIMEOUT))
-            .await
-    } else if actor.is_message_type_of::<DynamicMsg>() == Some(true) {
-        let supervisor: ActorRef<DynamicMsg> = actor.clone().into();
-        return match supervisor
-            .call(DynamicMsg::Health, Some(NESTED_ANSWER_TIMEOUT))
-            .await
-        {
-            Ok(CallResult::Success(health)) => Some(health),
-            _ => None,
-        };
-    } else {
+    if actor.is_message_type_of::<SupervisorMsg>() != Some(true) {
         return None;
-    };
-    match answer {
+    }
+    let supervisor: ActorRef<SupervisorMsg> = actor.clone().into();
+    match supervisor
+        .call(SupervisorMsg::Health, Some(NESTED_ANSWER_TIMEOUT))
+        .await
+    {
         Ok(CallResult::Success(health)) => Some(health),
         _ => None,
     }

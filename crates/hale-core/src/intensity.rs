@@ -13,7 +13,40 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
+
+/// How much of a supervisor's restart intensity is used: `used` restarts
+/// within the last `period_ms`, of the `intensity` it allows (one more and
+/// it gives up).
+///
+/// # Examples
+///
+/// ```
+/// use hale_core::IntensityWindow;
+///
+/// let window = IntensityWindow { used: 2, intensity: 3, period_ms: 5_000 };
+/// assert_eq!(window.to_string(), "2 of 3 restarts in 5000 ms");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntensityWindow {
+    /// Restarts recorded within the period, as of the snapshot.
+    pub used: u32,
+    /// MaxRestarts: how many the supervisor allows within the period.
+    pub intensity: u32,
+    /// MaxTime, in milliseconds.
+    pub period_ms: u64,
+}
+
+impl std::fmt::Display for IntensityWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} restarts in {} ms",
+            self.used, self.intensity, self.period_ms
+        )
+    }
+}
 
 /// Recent restarts of one supervisor, newest last.
 #[derive(Debug, Clone)]
@@ -44,6 +77,30 @@ impl RestartWindow {
         }
         self.recent.push_back(now);
         self.recent.len() <= self.intensity as usize
+    }
+
+    /// MaxRestarts.
+    pub(crate) fn intensity(&self) -> u32 {
+        self.intensity
+    }
+
+    /// MaxTime.
+    pub(crate) fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The window as of `now`, without recording anything.
+    pub(crate) fn snapshot(&self, now: Instant) -> IntensityWindow {
+        let used = self
+            .recent
+            .iter()
+            .filter(|&&at| now.saturating_duration_since(at) <= self.period)
+            .count();
+        IntensityWindow {
+            used: u32::try_from(used).unwrap_or(u32::MAX),
+            intensity: self.intensity,
+            period_ms: hale_util::millis(self.period),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use hale_core::{
-    AutoShutdown, ChildError, ChildKind, ChildSpec, ChildStatus, ExitReason, HealingEventKind, Restart,
+    AutoShutdown, ChildError, ChildKind, ChildSpec, ChildState, ExitReason, HealingEventKind, Restart,
     Shutdown, SpecError, StartedChild, StopCause, StopOutcome, Supervisor, SupervisorSpec,
     SupervisorStartError,
 };
@@ -17,7 +17,7 @@ use support::{
     How, Lab, WAIT, current, exit_child, expect_at, expect_restart, otp_counts, rows, start, statuses,
 };
 
-use ChildStatus::{Running, Stopped};
+use ChildState::{Running, Stopped};
 
 fn root() -> SupervisorSpec {
     SupervisorSpec::new("root")
@@ -288,7 +288,7 @@ async fn which_children_and_count_children_describe_every_spec() {
         .await
         .unwrap()
         .into_iter()
-        .map(|c| (c.id, c.status, c.actor.is_some(), c.kind, c.restart))
+        .map(|c| (c.id, c.state, c.actor.is_some(), c.kind, c.restart))
         .collect();
     assert_eq!(
         rows,

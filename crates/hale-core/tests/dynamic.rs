@@ -45,7 +45,7 @@ async fn children_start_from_a_template_in_handle_order() {
     let rows = sup.which_children().await.unwrap();
     let ids: Vec<_> = rows
         .iter()
-        .map(|row| (row.handle, row.info.id.as_str()))
+        .map(|row| (row.dynamic_id.expect("a dynamic child"), row.id.as_str()))
         .collect();
     assert_eq!(ids, [(first, "a"), (second, "b")]);
     let counts = sup.count_children().await.unwrap();
@@ -117,7 +117,7 @@ async fn crashed_permanent_child_is_restarted_in_place_and_its_ref_follows() {
     assert_ne!(before, after);
     let rows = sup.which_children().await.unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].handle, child);
+    assert_eq!(rows[0].dynamic_id, Some(child));
 }
 
 #[tokio::test(start_paused = true)]
@@ -249,7 +249,7 @@ async fn children_are_shut_down_in_parallel() {
     }
     assert_eq!(sup.stop(WAIT).await, ExitReason::Normal);
     let mut outcomes = Vec::new();
-    while let Some(event) = events.try_recv() {
+    while let Ok(event) = events.try_recv() {
         if let HealingEventKind::ChildStopped { outcome, .. } = event.kind {
             outcomes.push(outcome);
         }

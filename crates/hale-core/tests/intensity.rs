@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use hale_core::{
-    ChildSpec, ChildStatus, EventStream, ExitReason, HealingEventKind, Restart, Strategy, SupervisorRef,
+    ChildSpec, ChildState, EventStream, ExitReason, HealingEventKind, Restart, Strategy, SupervisorRef,
     SupervisorSpec,
 };
 use support::{How, Lab, exit_child, expect_at, expect_restart, rows, start, statuses};
@@ -103,7 +103,7 @@ async fn intensity_zero_gives_up_on_the_first_restartable_exit_only() {
     assert!(!will_restart);
     assert_eq!(
         statuses(&sup).await,
-        rows(&[("a", ChildStatus::Running), ("t", ChildStatus::Stopped)])
+        rows(&[("a", ChildState::Running), ("t", ChildState::Stopped)])
     );
     fail_and_give_up(&sup, &mut events, "a").await;
     assert_eq!(lab.starts("a"), 1, "never restarted");
@@ -118,7 +118,7 @@ async fn restarts_spread_over_more_than_the_period_are_fine() {
         fail_and_heal(&sup, &mut events, "a").await;
         tokio::time::advance(PERIOD + Duration::from_millis(1)).await;
     }
-    assert_eq!(statuses(&sup).await, rows(&[("a", ChildStatus::Running)]));
+    assert_eq!(statuses(&sup).await, rows(&[("a", ChildState::Running)]));
     // Two within one period is one too many.
     fail_and_heal(&sup, &mut events, "a").await;
     fail_and_give_up(&sup, &mut events, "a").await;
@@ -236,7 +236,7 @@ async fn intensity_exceeded_shuts_down_supervisor_and_parent_restarts_it() {
     let restarted = root.child_supervisor("inner").await.unwrap();
     assert_eq!(
         statuses(&restarted).await,
-        rows(&[("w", ChildStatus::Running), ("x", ChildStatus::Running)])
+        rows(&[("w", ChildState::Running), ("x", ChildState::Running)])
     );
 }
 
@@ -261,7 +261,7 @@ async fn transient_inner_supervisor_that_gives_up_is_not_restarted() {
     );
     assert_eq!(
         statuses(&root).await,
-        rows(&[("sibling", ChildStatus::Running), ("inner", ChildStatus::Stopped)])
+        rows(&[("sibling", ChildState::Running), ("inner", ChildState::Stopped)])
     );
     assert_eq!(lab.starts("w"), 1);
 }

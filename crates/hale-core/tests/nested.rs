@@ -6,7 +6,7 @@
 mod support;
 
 use hale_core::{
-    ChildError, ChildSpec, ChildStatus, ExitReason, HealingEventKind, Strategy, Supervisor, SupervisorSpec,
+    ChildError, ChildSpec, ChildState, ExitReason, HealingEventKind, Strategy, Supervisor, SupervisorSpec,
 };
 use support::{
     How, Lab, WAIT, events_through, exit_child, expect_restart, failed_child, otp_counts, rows, start,
@@ -59,7 +59,7 @@ async fn child_supervisor_gives_the_nested_handle() {
     assert_eq!(otp_counts(&mid).await, [2, 2, 1, 1]);
     assert_eq!(
         statuses(&leaf).await,
-        rows(&[("c", ChildStatus::Running), ("d", ChildStatus::Running)])
+        rows(&[("c", ChildState::Running), ("d", ChildState::Running)])
     );
     // A worker is not a supervisor.
     assert!(matches!(

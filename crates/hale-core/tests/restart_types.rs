@@ -10,7 +10,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use hale_core::{
-    ChildError, ChildSpec, ChildStatus, EventBus, HealingEventKind, Restart, StartOutcome, SupervisorRef,
+    ChildError, ChildSpec, ChildState, EventBus, HealingEventKind, Restart, StartOutcome, SupervisorRef,
     SupervisorSpec,
 };
 use ractor::{Actor, ActorRef};
@@ -37,7 +37,7 @@ async fn permanent_child_is_restarted_after_every_kind_of_exit() {
         expect_restart(&mut events, "root/a").await;
         assert_eq!(
             statuses(&sup).await,
-            rows(&[("a", ChildStatus::Running)]),
+            rows(&[("a", ChildState::Running)]),
             "{how:?}"
         );
         assert_eq!(otp_counts(&sup).await, [1, 1, 0, 1]);
@@ -60,7 +60,7 @@ async fn transient_child_is_not_restarted_after_normal_or_shutdown_exits() {
         // Its spec stays, with no child running.
         assert_eq!(
             statuses(&sup).await,
-            rows(&[("a", ChildStatus::Stopped)]),
+            rows(&[("a", ChildState::Stopped)]),
             "{how:?}"
         );
         assert_eq!(otp_counts(&sup).await, [1, 0, 0, 1]);
@@ -146,7 +146,7 @@ async fn exit_of_a_linked_actor_that_is_not_a_child_is_ignored() {
     // Exits are handled before calls: once this is answered, the helper's
     // exit has been seen (and ignored).
     assert_eq!(otp_counts(&sup).await, [1, 1, 0, 1]);
-    assert!(events.try_recv().is_none(), "no event for a non-child");
+    assert!(events.try_recv().is_err(), "no event for a non-child");
     assert_eq!(lab.journal.entries(), ["start helper", "start a"]);
 }
 
@@ -191,7 +191,7 @@ async fn child_that_died_before_its_supervisor_linked_it_is_restarted() {
     // Subscribed before the start: the exit is reported while it boots.
     let bus = EventBus::new();
     let mut events = bus.subscribe();
-    let sup = start(SupervisorSpec::new("root").events(bus).child(forgetful)).await;
+    let sup = start(SupervisorSpec::new("root").events(&bus).child(forgetful)).await;
     let exited = expect_at(&mut events, "root/a", |kind| {
         matches!(kind, HealingEventKind::ChildExited { .. })
     })
@@ -202,6 +202,6 @@ async fn child_that_died_before_its_supervisor_linked_it_is_restarted() {
     assert!(will_restart);
     assert!(!reason.is_normal(), "its true reason is lost: {reason:?}");
     expect_restart(&mut events, "root/a").await;
-    assert_eq!(statuses(&sup).await, rows(&[("a", ChildStatus::Running)]));
+    assert_eq!(statuses(&sup).await, rows(&[("a", ChildState::Running)]));
     assert_eq!(lab.journal.entries(), ["start a", "stop a", "start a"]);
 }

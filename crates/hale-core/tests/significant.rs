@@ -6,12 +6,12 @@
 mod support;
 
 use hale_core::{
-    AutoShutdown, ChildSpec, ChildStatus, EventStream, ExitReason, HealingEventKind, Restart, Strategy,
+    AutoShutdown, ChildSpec, ChildState, EventStream, ExitReason, HealingEventKind, Restart, Strategy,
     SupervisorRef, SupervisorSpec,
 };
 use support::{How, Lab, exit_child, expect_at, expect_restart, rows, start, statuses};
 
-use ChildStatus::{Running, Stopped};
+use ChildState::{Running, Stopped};
 
 fn significant(lab: &Lab, id: &str, restart: Restart) -> ChildSpec {
     lab.worker(id).restart(restart).significant(true)

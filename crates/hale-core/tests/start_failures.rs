@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use hale_core::{
-    ChildError, ChildSpec, ChildStatus, ExitReason, HealingEventKind, Restart, StartError, StartOutcome,
+    ChildError, ChildSpec, ChildState, ExitReason, HealingEventKind, Restart, StartError, StartOutcome,
     Strategy, Supervisor, SupervisorSpec,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -18,7 +18,7 @@ use support::{
     rows, start, statuses,
 };
 
-use ChildStatus::{Restarting, Running, Stopped};
+use ChildState::{Restarting, Running, Stopped};
 
 #[tokio::test(start_paused = true)]
 async fn boot_failure_stops_earlier_children_in_reverse_and_names_the_child() {

@@ -6,11 +6,11 @@
 
 mod support;
 
-use hale_core::{ChildStatus, HealingEventKind, Restart, Strategy, SupervisorRef, SupervisorSpec};
+use hale_core::{ChildState, HealingEventKind, Restart, Strategy, SupervisorRef, SupervisorSpec};
 use ractor::ActorId;
 use support::{How, Lab, counts, current, exit_child, expect_at, expect_restart, rows, start, statuses};
 
-use ChildStatus::{Running, Stopped};
+use ChildState::{Running, Stopped};
 
 fn spec(strategy: Strategy) -> SupervisorSpec {
     SupervisorSpec::new("root").strategy(strategy).intensity(5)
@@ -254,7 +254,7 @@ async fn exits_of_siblings_already_stopped_by_a_group_restart_are_ignored() {
         .await
         .unwrap()
         .iter()
-        .map(|child| (child.id.clone(), child.status, child.restarts))
+        .map(|child| (child.id.clone(), child.state, child.restarts))
         .collect();
     assert_eq!(
         restarts,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hale_core::{
-    ChildSpec, EventStream, ExitReason, HealingEvent, HealingEventKind, NodeHealth, NodeState, Probe,
+    ChildSpec, ChildState, EventStream, ExitReason, HealingEvent, HealingEventKind, NodeHealth, Probe,
     Restart, RestartBackoff, Strategy, Supervisor, SupervisorRef, SupervisorSpec, Watch,
 };
 use support::{Cmd, Lab, WAIT, expect_event, expect_restart, tell};
@@ -22,7 +22,7 @@ async fn events_until(events: &mut EventStream, last: impl Fn(&HealingEvent) -> 
         let event = tokio::time::timeout(WAIT, events.recv())
             .await
             .unwrap_or_else(|_| panic!("no matching event; saw {seen:#?}"))
-            .expect("event stream open");
+            .expect("event stream open, and no event missed");
         let done = last(&event);
         seen.push(event);
         if done {
@@ -139,7 +139,7 @@ async fn handlers_just_inside_their_timeout_are_left_alone_after_a_long_idle() {
         assert_eq!(support::ping(&sup, "llm").await, "llm");
     }
     assert_eq!(sup.watchdog_counts().await.unwrap().hung, 0);
-    assert!(events.try_recv().is_none());
+    assert!(events.try_recv().is_err());
 }
 
 #[tokio::test(start_paused = true)]
@@ -175,7 +175,7 @@ async fn an_idle_actor_watched_per_message_is_never_hung() {
     }
     tokio::time::advance(Duration::from_secs(10)).await;
     assert_eq!(sup.watchdog_counts().await.unwrap().hung, 0);
-    assert!(events.try_recv().is_none());
+    assert!(events.try_recv().is_err());
 }
 
 #[tokio::test(start_paused = true)]
@@ -354,8 +354,8 @@ async fn restart_delays_follow_the_backoff_policy_and_its_jitter_bounds() {
         assert_eq!(n, attempt);
         assert!(Duration::from_millis(delay_ms) <= policy.ceiling(attempt));
         // The API reports the child as restarting while it waits.
-        let status = sup.which_children().await.unwrap()[0].status;
-        assert_eq!(status, hale_core::ChildStatus::Restarting);
+        let status = sup.which_children().await.unwrap()[0].state;
+        assert_eq!(status, hale_core::ChildState::Restarting);
         expect_restart(&mut events, "root/flaky").await;
         assert_eq!(Instant::now() - at, Duration::from_millis(delay_ms));
     }
@@ -392,7 +392,7 @@ async fn a_stale_delayed_restart_does_nothing() {
         running
     );
     assert_eq!(lab.journal.entries(), ["start a", "start a"]);
-    while let Some(event) = events.try_recv() {
+    while let Ok(event) = events.try_recv() {
         assert!(
             !matches!(event.kind, HealingEventKind::ChildRestarted { .. }),
             "{event:?}"
@@ -447,10 +447,10 @@ async fn readiness_and_probes_show_in_the_health_snapshot() {
 
     let health = sup.health().await.unwrap();
     assert_eq!(health.children.len(), 2);
-    assert_eq!(health.find("root/inner/w").unwrap().state, NodeState::Running);
+    assert_eq!(health.find("root/inner/w").unwrap().state, ChildState::Running);
     assert_eq!(
         (node(&health).state, node(&health).ready),
-        (NodeState::Running, true)
+        (ChildState::Running, true)
     );
     assert!(node(&health).heartbeat_age_ms.is_some());
 
@@ -463,7 +463,7 @@ async fn readiness_and_probes_show_in_the_health_snapshot() {
     let health = sup.health().await.unwrap();
     assert_eq!(
         (node(&health).state, node(&health).ready),
-        (NodeState::Degraded, false)
+        (ChildState::Degraded, false)
     );
 
     answers_right.store(true, Ordering::SeqCst);
@@ -471,7 +471,7 @@ async fn readiness_and_probes_show_in_the_health_snapshot() {
         matches!(e.kind, HealingEventKind::ProbeResult { passed: true, .. })
     })
     .await;
-    assert_eq!(node(&sup.health().await.unwrap()).state, NodeState::Running);
+    assert_eq!(node(&sup.health().await.unwrap()).state, ChildState::Running);
 }
 
 #[tokio::test(start_paused = true)]
@@ -491,6 +491,13 @@ async fn the_health_snapshot_round_trips_through_json() {
         (a.restarts, a.last_exit.clone()),
         (1, Some(ExitReason::Failed("a failed".into())))
     );
+    assert_eq!(a.recent_restarts_ms.len(), 1);
+    let window = health
+        .intensity
+        .expect("a supervisor reports its intensity window");
+    assert_eq!((window.used, window.intensity, window.period_ms), (1, 1, 5_000));
+    let inner = health.find("root/inner").unwrap();
+    assert_eq!(inner.intensity.map(|window| window.used), Some(0));
     let json = serde_json::to_string_pretty(&health).unwrap();
     assert!(json.contains("\"state\": \"running\""), "{json}");
     assert_eq!(serde_json::from_str::<NodeHealth>(&json).unwrap(), health);

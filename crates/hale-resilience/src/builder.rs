@@ -13,14 +13,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::ConfigError;
-use crate::events::EventBus;
+use crate::events::ResilienceBus;
 
 /// Builder for a policy with configuration `C`. See the module docs.
 #[must_use = "a builder does nothing until `build()` is called"]
 pub struct PolicyBuilder<C> {
     pub(crate) name: Arc<str>,
     pub(crate) config: C,
-    pub(crate) events: EventBus,
+    pub(crate) events: ResilienceBus,
 }
 
 impl<C: Default> PolicyBuilder<C> {
@@ -28,7 +28,7 @@ impl<C: Default> PolicyBuilder<C> {
         Self {
             name: name.into(),
             config: C::default(),
-            events: EventBus::default(),
+            events: ResilienceBus::default(),
         }
     }
 }
@@ -41,7 +41,7 @@ impl<C> PolicyBuilder<C> {
     }
 
     /// Reports events to `bus` (they are traced either way).
-    pub fn events(mut self, bus: &EventBus) -> Self {
+    pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = bus.clone();
         self
     }
@@ -72,7 +72,7 @@ pub(crate) mod sealed {
     use std::sync::Arc;
 
     use crate::error::ConfigError;
-    use crate::events::EventBus;
+    use crate::events::ResilienceBus;
 
     /// How a configuration validates itself and becomes a policy.
     pub trait Build: Clone + Send + Sync + 'static {
@@ -83,7 +83,7 @@ pub(crate) mod sealed {
         fn validate_named(&self, name: &str) -> Result<(), ConfigError>;
 
         /// Builds the policy; only called after `validate_named` succeeded.
-        fn build_valid(self, name: Arc<str>, events: EventBus) -> Self::Policy;
+        fn build_valid(self, name: Arc<str>, events: ResilienceBus) -> Self::Policy;
     }
 }
 

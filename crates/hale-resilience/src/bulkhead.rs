@@ -38,7 +38,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::builder::PolicyBuilder;
 use crate::error::{ConfigError, Rejection, ResilienceError};
-use crate::events::EventBus;
+use crate::events::ResilienceBus;
 use crate::registry::Registry;
 use crate::stats::{bump, counters};
 
@@ -90,7 +90,7 @@ impl crate::builder::sealed::Build for BulkheadConfig {
         self.validate(name)
     }
 
-    fn build_valid(self, name: Arc<str>, events: EventBus) -> Bulkhead {
+    fn build_valid(self, name: Arc<str>, events: ResilienceBus) -> Bulkhead {
         Bulkhead {
             shared: Arc::new(Shared {
                 name,
@@ -148,7 +148,7 @@ struct Shared {
     config: BulkheadConfig,
     semaphore: Arc<Semaphore>,
     waiting: AtomicUsize,
-    events: EventBus,
+    events: ResilienceBus,
     counters: BulkheadCounters,
 }
 
@@ -175,7 +175,7 @@ impl Bulkhead {
     }
 
     /// A registry of bulkheads, one per dependency name, all built from `config`.
-    pub fn registry(config: BulkheadConfig, events: &EventBus) -> Result<Registry<Self>, ConfigError> {
+    pub fn registry(config: BulkheadConfig, events: &ResilienceBus) -> Result<Registry<Self>, ConfigError> {
         Registry::from_config(config, events)
     }
 

@@ -42,7 +42,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{EventBus, EventKind};
+use crate::events::{EventKind, ResilienceBus};
 
 /// An optional step that failed and was replaced by its default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +86,7 @@ pub struct CriticalStepFailed<E> {
 /// One run of steps, some critical and some optional. See the module docs.
 pub struct DegradableRun {
     name: Arc<str>,
-    events: EventBus,
+    events: ResilienceBus,
     degraded: Vec<DegradedStep>,
 }
 
@@ -95,13 +95,13 @@ impl DegradableRun {
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         Self {
             name: name.into(),
-            events: EventBus::default(),
+            events: ResilienceBus::default(),
             degraded: Vec::new(),
         }
     }
 
     /// Reports degradations to `bus` (they are traced either way).
-    pub fn events(mut self, bus: &EventBus) -> Self {
+    pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = bus.clone();
         self
     }
@@ -232,7 +232,7 @@ mod tests {
 
     #[tokio::test]
     async fn failed_optional_steps_yield_their_defaults_and_are_listed() {
-        let bus = EventBus::new();
+        let bus = ResilienceBus::new();
         let mut events = bus.subscribe();
         let mut run = DegradableRun::new("trip").events(&bus);
         let value = plan(&mut run, true, false, false).await.unwrap();

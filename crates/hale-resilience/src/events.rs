@@ -8,14 +8,14 @@
 //! - to `tracing`, under the target `hale_resilience`, at `warn` for a breaker opening or
 //!   an escalation, `info` for other state changes, fallbacks and degradations, and
 //!   `debug` for the frequent ones (retries, rejections, timeouts, joins);
-//! - to every subscriber of the [`EventBus`] the policy was built with. Each subscriber
-//!   has its own unbounded queue, so a slow reader never makes a policy wait and never
-//!   loses an event; a dropped [`EventReceiver`] is forgotten on the next event.
+//! - to every subscriber of the [`ResilienceBus`] the policy was built with. The bus is
+//!   bounded: a slow reader never makes a policy wait; one that falls more than the
+//!   capacity behind is told how many events it missed.
 //!
 //! ```
-//! use hale_resilience::{EventBus, EventKind};
+//! use hale_resilience::{ResilienceBus, EventKind};
 //!
-//! let bus = EventBus::new();
+//! let bus = ResilienceBus::new();
 //! let mut events = bus.subscribe();
 //! bus.emit("payments", EventKind::TimedOut { after_ms: 250 });
 //!
@@ -25,14 +25,12 @@
 //! ```
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 
 use crate::breaker::BreakerState;
 use crate::error::Rejection;
-use crate::util::{duration_millis, lock, unix_millis};
+use crate::util::{millis, unix_millis};
 
 /// One thing a policy did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,7 +160,7 @@ impl EventKind {
         };
         Self::CallRejected {
             reason,
-            retry_after_ms: rejection.retry_after().map(duration_millis),
+            retry_after_ms: rejection.retry_after().map(millis),
         }
     }
 }
@@ -245,31 +243,53 @@ fn trace(event: &ResilienceEvent) {
 ///
 /// Cloning is cheap and every clone feeds the same subscribers, so one bus can be given
 /// to all the policies of a service. A policy built without a bus still traces its events.
+///
+/// The bus is bounded, like the healing events' bus: each subscriber may fall
+/// [`capacity`](Self::capacity) events behind; beyond that its oldest unread events are
+/// overwritten and its next read answers [`RecvError::Lagged`](hale_util::RecvError::Lagged)
+/// with how many it missed. Emitting never waits for a subscriber.
 #[derive(Clone, Default)]
-pub struct EventBus {
-    subscribers: Arc<Mutex<Vec<mpsc::UnboundedSender<ResilienceEvent>>>>,
+pub struct ResilienceBus {
+    subscribers: hale_util::Broadcast<ResilienceEvent>,
 }
 
-impl EventBus {
-    /// A bus with no subscribers yet.
+/// One subscriber's view of a [`ResilienceBus`]: the events emitted since it subscribed,
+/// in order, within the bus's capacity.
+pub type ResilienceStream = hale_util::EventStream<ResilienceEvent>;
+
+impl ResilienceBus {
+    /// A bus with no subscribers yet and the default capacity
+    /// ([`hale_util::DEFAULT_CAPACITY`]).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// A new subscriber that receives every event emitted from now on.
-    pub fn subscribe(&self) -> EventReceiver {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        lock(&self.subscribers).push(sender);
-        EventReceiver { receiver }
+    /// A bus whose subscribers may each fall up to `capacity` events behind (taken into
+    /// `1..=`[`hale_util::MAX_CAPACITY`], rounded up to a power of two).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            subscribers: hale_util::Broadcast::with_capacity(capacity),
+        }
     }
 
-    /// Number of live subscribers (dropped ones are noticed on the next event).
+    /// How many unread events a subscriber may hold before it misses some.
+    pub fn capacity(&self) -> usize {
+        self.subscribers.capacity()
+    }
+
+    /// A new subscriber that receives every event emitted from now on, within the
+    /// capacity.
+    pub fn subscribe(&self) -> ResilienceStream {
+        self.subscribers.subscribe()
+    }
+
+    /// Number of live subscribers.
     pub fn subscriber_count(&self) -> usize {
-        lock(&self.subscribers).len()
+        self.subscribers.subscriber_count()
     }
 
     /// Records an event for the policy named `policy`: traces it and sends it to every
-    /// subscriber.
+    /// subscriber. Never waits.
     pub fn emit(&self, policy: &str, kind: EventKind) {
         let event = ResilienceEvent {
             at_unix_ms: unix_millis(),
@@ -277,8 +297,7 @@ impl EventBus {
             kind,
         };
         trace(&event);
-        let mut subscribers = lock(&self.subscribers);
-        subscribers.retain(|subscriber| subscriber.send(event.clone()).is_ok());
+        self.subscribers.send(event);
     }
 
     /// Records a rejection under the name of the policy that refused.
@@ -287,35 +306,12 @@ impl EventBus {
     }
 }
 
-impl fmt::Debug for EventBus {
+impl fmt::Debug for ResilienceBus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventBus")
+        f.debug_struct("ResilienceBus")
+            .field("capacity", &self.capacity())
             .field("subscribers", &self.subscriber_count())
             .finish()
-    }
-}
-
-/// One subscriber's queue of events.
-#[derive(Debug)]
-pub struct EventReceiver {
-    receiver: mpsc::UnboundedReceiver<ResilienceEvent>,
-}
-
-impl EventReceiver {
-    /// Waits for the next event. `None` once every clone of the bus is dropped and the
-    /// queue is empty.
-    pub async fn recv(&mut self) -> Option<ResilienceEvent> {
-        self.receiver.recv().await
-    }
-
-    /// The next event if one is queued, without waiting.
-    pub fn try_recv(&mut self) -> Option<ResilienceEvent> {
-        self.receiver.try_recv().ok()
-    }
-
-    /// Every event queued right now, oldest first.
-    pub fn drain(&mut self) -> Vec<ResilienceEvent> {
-        std::iter::from_fn(|| self.try_recv()).collect()
     }
 }
 
@@ -325,7 +321,7 @@ mod tests {
 
     #[test]
     fn every_subscriber_gets_every_event_and_dropped_ones_are_pruned() {
-        let bus = EventBus::new();
+        let bus = ResilienceBus::new();
         let mut first = bus.subscribe();
         let second = bus.subscribe();
         drop(second);

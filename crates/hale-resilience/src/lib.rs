@@ -26,17 +26,17 @@
 //! [`Registry`].
 //!
 //! Every policy reports what it does as [`ResilienceEvent`]s, to subscribers of an
-//! [`EventBus`] and to `tracing` (see [`events`]), and keeps cheap counters readable as a
+//! [`ResilienceBus`] and to `tracing` (see [`events`]), and keeps cheap counters readable as a
 //! snapshot (`stats()`). All timing uses `tokio::time`, so tests can run on tokio's
 //! paused clock.
 //!
 //! ```
 //! use std::time::Duration;
-//! use hale_resilience::{CircuitBreaker, EventBus, EventKind, Pipeline, RetryPolicy, Timeout};
+//! use hale_resilience::{CircuitBreaker, ResilienceBus, EventKind, Pipeline, RetryPolicy, Timeout};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let bus = EventBus::new();
+//! let bus = ResilienceBus::new();
 //! let mut events = bus.subscribe();
 //! let maps = Pipeline::builder("maps")
 //!     .circuit_breaker(CircuitBreaker::builder("maps").events(&bus).build()?)
@@ -86,7 +86,7 @@ pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadPermit, BulkheadStats};
 pub use classify::{ByErrorClass, CallOutcome, Classifier, Classify, ErrorClass, RetryDecision};
 pub use degrade::{CriticalStepFailed, DegradableRun, Degraded, DegradedStep};
 pub use error::{ConfigError, Rejection, ResilienceError};
-pub use events::{EventBus, EventKind, EventReceiver, GiveUpReason, RejectionKind, ResilienceEvent};
+pub use events::{EventKind, GiveUpReason, RejectionKind, ResilienceBus, ResilienceEvent, ResilienceStream};
 pub use fallback::{
     AlternativeFailure, Answer, AnsweredBy, Escalation, EscalationFailed, FallbackChain,
     FallbackChainBuilder, FallbackStats,

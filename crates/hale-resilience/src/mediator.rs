@@ -47,9 +47,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, timeout_at};
 
 use crate::error::ConfigError;
-use crate::events::{EventBus, EventKind};
+use crate::events::{EventKind, ResilienceBus};
 use crate::stats::{bump, counters};
-use crate::util::duration_millis;
+use crate::util::millis;
 
 /// Why resources could not be acquired.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,7 +108,7 @@ struct Inner {
 #[derive(Clone)]
 pub struct ResourceMediator {
     name: Arc<str>,
-    events: EventBus,
+    events: ResilienceBus,
     inner: Arc<Inner>,
 }
 
@@ -118,7 +118,7 @@ pub struct ResourceMediator {
 pub struct MediatorBuilder {
     name: Arc<str>,
     resources: Vec<(Arc<str>, usize)>,
-    events: EventBus,
+    events: ResilienceBus,
 }
 
 impl MediatorBuilder {
@@ -134,7 +134,7 @@ impl MediatorBuilder {
     }
 
     /// Reports timeouts to `bus` (they are traced either way).
-    pub fn events(mut self, bus: &EventBus) -> Self {
+    pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = bus.clone();
         self
     }
@@ -199,7 +199,7 @@ impl ResourceMediator {
         MediatorBuilder {
             name: name.into(),
             resources: Vec::new(),
-            events: EventBus::default(),
+            events: ResilienceBus::default(),
         }
     }
 
@@ -299,7 +299,7 @@ impl ResourceMediator {
             EventKind::ResourcesTimedOut {
                 resources: requested.clone(),
                 waiting_for: waiting_for.name.to_string(),
-                waited_ms: duration_millis(within),
+                waited_ms: millis(within),
             },
         );
         MediatorError::Timeout {
@@ -335,7 +335,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_timeout_names_the_busy_resource_and_releases_the_rest() {
-        let bus = EventBus::new();
+        let bus = ResilienceBus::new();
         let mut events = bus.subscribe();
         let m = ResourceMediator::builder("m")
             .resource("a")
@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(m.available("a"), Some(1), "`a` was taken first and given back");
         assert!(matches!(
             events.try_recv().map(|e| e.kind),
-            Some(EventKind::ResourcesTimedOut { .. })
+            Ok(EventKind::ResourcesTimedOut { .. })
         ));
         assert_eq!(m.stats().timed_out, 1);
     }

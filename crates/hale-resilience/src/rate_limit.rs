@@ -43,7 +43,7 @@ use tokio::time::Instant;
 
 use crate::builder::PolicyBuilder;
 use crate::error::{ConfigError, Rejection, ResilienceError};
-use crate::events::EventBus;
+use crate::events::ResilienceBus;
 use crate::registry::Registry;
 use crate::stats::{bump, counters};
 
@@ -113,7 +113,7 @@ impl crate::builder::sealed::Build for RateLimitConfig {
         self.validate(name)
     }
 
-    fn build_valid(self, name: Arc<str>, events: EventBus) -> RateLimiter {
+    fn build_valid(self, name: Arc<str>, events: ResilienceBus) -> RateLimiter {
         let interval = self.emission_interval_nanos();
         let burst = u64::from(self.burst.unwrap_or(self.limit).max(1));
         RateLimiter {
@@ -183,7 +183,7 @@ struct Shared {
     origin: Instant,
     /// TAT in nanoseconds since `origin`. Starting at 0 means the full burst is available.
     theoretical_arrival: AtomicU64,
-    events: EventBus,
+    events: ResilienceBus,
     counters: RateLimitCounters,
 }
 
@@ -194,7 +194,7 @@ impl RateLimiter {
     }
 
     /// A registry of limiters, one per dependency name, all built from `config`.
-    pub fn registry(config: RateLimitConfig, events: &EventBus) -> Result<Registry<Self>, ConfigError> {
+    pub fn registry(config: RateLimitConfig, events: &ResilienceBus) -> Result<Registry<Self>, ConfigError> {
         Registry::from_config(config, events)
     }
 

@@ -6,9 +6,9 @@
 //! spread across a supervision tree can each ask for `"payments"` and share one.
 //!
 //! ```
-//! use hale_resilience::{BreakerConfig, CircuitBreaker, EventBus};
+//! use hale_resilience::{BreakerConfig, CircuitBreaker, ResilienceBus};
 //!
-//! let breakers = CircuitBreaker::registry(BreakerConfig::default(), &EventBus::new()).unwrap();
+//! let breakers = CircuitBreaker::registry(BreakerConfig::default(), &ResilienceBus::new()).unwrap();
 //! let a = breakers.get("payments");
 //! let b = breakers.get("payments");
 //! a.force_open();
@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::builder::PolicyConfig;
 use crate::error::ConfigError;
-use crate::events::EventBus;
+use crate::events::ResilienceBus;
 use crate::util::lock;
 
 type Factory<P> = Box<dyn Fn(&str) -> P + Send + Sync>;
@@ -54,7 +54,7 @@ impl<P: Clone> Registry<P> {
 
     /// A registry that creates one policy per name from `config`, all reporting to
     /// `events`. The settings are checked once, here.
-    pub fn from_config<C>(config: C, events: &EventBus) -> Result<Self, ConfigError>
+    pub fn from_config<C>(config: C, events: &ResilienceBus) -> Result<Self, ConfigError>
     where
         C: PolicyConfig<Policy = P>,
     {

@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use crate::error::{Rejection, ResilienceError};
-use crate::events::{EventBus, EventKind};
+use crate::events::{EventKind, ResilienceBus};
 use crate::stats::{bump, counters};
 use crate::util::lock;
 
@@ -89,7 +89,7 @@ struct Inner<K, T, E> {
 pub struct SingleFlight<K, T, E> {
     name: Arc<str>,
     mode: OnDuplicate,
-    events: EventBus,
+    events: ResilienceBus,
     inner: Arc<Inner<K, T, E>>,
 }
 
@@ -126,7 +126,7 @@ where
         Self {
             name: name.into(),
             mode,
-            events: EventBus::default(),
+            events: ResilienceBus::default(),
             inner: Arc::new(Inner {
                 flights: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
@@ -136,7 +136,7 @@ where
     }
 
     /// Reports joins and refusals to `bus` (they are traced either way).
-    pub fn events(mut self, bus: &EventBus) -> Self {
+    pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = bus.clone();
         self
     }
@@ -279,7 +279,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn many_concurrent_callers_start_the_work_once() {
         const CALLERS: usize = 100;
-        let bus = EventBus::new();
+        let bus = ResilienceBus::new();
         let mut events = bus.subscribe();
         let guard: SingleFlight<&str, u32, String> =
             SingleFlight::new("summaries", OnDuplicate::Join).events(&bus);
@@ -309,7 +309,7 @@ mod tests {
         let joins = timeout(Duration::from_secs(5), async {
             let mut joins = 0;
             while joins < CALLERS - 1 {
-                if let Some(EventKind::SingleFlightJoined { .. }) = events.recv().await.map(|e| e.kind) {
+                if let Ok(EventKind::SingleFlightJoined { .. }) = events.recv().await.map(|e| e.kind) {
                     joins += 1;
                 }
             }

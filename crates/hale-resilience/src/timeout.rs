@@ -28,9 +28,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{ConfigError, ResilienceError};
-use crate::events::{EventBus, EventKind};
+use crate::events::{EventKind, ResilienceBus};
 use crate::stats::{bump, counters};
-use crate::util::duration_millis;
+use crate::util::millis;
 
 counters! {
     TimeoutCounters =>
@@ -48,7 +48,7 @@ counters! {
 pub struct Timeout {
     name: Arc<str>,
     after: Duration,
-    events: EventBus,
+    events: ResilienceBus,
     counters: Arc<TimeoutCounters>,
 }
 
@@ -66,13 +66,13 @@ impl Timeout {
         Ok(Self {
             name,
             after,
-            events: EventBus::default(),
+            events: ResilienceBus::default(),
             counters: Arc::default(),
         })
     }
 
     /// Reports timeouts to `bus` (they are traced either way).
-    pub fn events(mut self, bus: &EventBus) -> Self {
+    pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = bus.clone();
         self
     }
@@ -109,7 +109,7 @@ impl Timeout {
                 self.events.emit(
                     &self.name,
                     EventKind::TimedOut {
-                        after_ms: duration_millis(self.after),
+                        after_ms: millis(self.after),
                     },
                 );
                 Err(ResilienceError::Timeout {
@@ -137,7 +137,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn fast_calls_pass_and_slow_ones_are_cut_at_the_limit() {
-        let bus = EventBus::new();
+        let bus = ResilienceBus::new();
         let mut events = bus.subscribe();
         let timeout = Timeout::new("db", Duration::from_millis(300))
             .unwrap()

@@ -1,32 +1,8 @@
 //! Small helpers shared by every policy.
 
 use std::future::Future;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Locks a mutex, ignoring poisoning.
-///
-/// Every critical section in this crate is a few field updates that cannot leave the
-/// data half-written in a way later readers would misread, so a panic elsewhere while
-/// holding the lock is no reason to make every later call panic too.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Wall-clock time in milliseconds since the Unix epoch, for event timestamps.
-///
-/// A clock set before 1970 yields 0 rather than an error: a timestamp is informational.
-pub(crate) fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(duration_millis)
-        .unwrap_or(0)
-}
-
-/// A duration in whole milliseconds, saturating instead of truncating silently.
-pub(crate) fn duration_millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
+pub(crate) use hale_util::{lock, millis, unix_millis};
 
 /// Turns an operation's own error into [`ResilienceError::Inner`] so it can pass through
 /// policies that add errors of their own.

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use hale_resilience::{
-    BreakerState, Bulkhead, CircuitBreaker, EventBus, EventKind, FallbackChain, Jitter, Pipeline,
-    RateLimiter, Rejection, ResilienceError, RetryPolicy, Timeout,
+    BreakerState, Bulkhead, CircuitBreaker, EventKind, FallbackChain, Jitter, Pipeline, RateLimiter,
+    Rejection, ResilienceBus, ResilienceError, RetryPolicy, Timeout,
 };
 use tokio::time::{Instant, sleep};
 
@@ -171,7 +171,7 @@ async fn layers_are_reported_in_stacking_order_whatever_the_builder_order() {
 
 #[tokio::test(start_paused = true)]
 async fn a_fallback_chain_of_pipelines_falls_back_when_the_primary_breaker_is_open() {
-    let bus = EventBus::new();
+    let bus = ResilienceBus::new();
     let mut events = bus.subscribe();
     let primary = Pipeline::builder("large-model")
         .circuit_breaker(breaker(2))

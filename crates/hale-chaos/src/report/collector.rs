@@ -1,11 +1,11 @@
 //! Folding the event streams of a run into counts, recovery times and a hash.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hale_core::{ChildPath, EventStream, HealingEvent, HealingEventKind};
-use hale_resilience::{BreakerState, EventKind, EventReceiver, ResilienceEvent};
+use hale_core::{ChildPath, EventStream, HealingEvent, HealingEventKind, RecvError};
+use hale_resilience::{BreakerState, EventKind, ResilienceEvent, ResilienceStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -27,6 +27,7 @@ pub(crate) struct Seen {
     pub(crate) healing_hash: u64,
     pub(crate) resilience_hash: u64,
     pub(crate) events: u64,
+    pub(crate) events_missed: u64,
     down_since: HashMap<ChildPath, Instant>,
 }
 
@@ -86,6 +87,18 @@ fn mix(hash: u64, value: &impl serde::Serialize) -> u64 {
     fnv(&[hash.to_le_bytes().as_slice(), &bytes].concat())
 }
 
+/// The next event; `None` once the bus is closed. A lag is counted by the
+/// stream itself ([`hale_util::EventStream::missed`]) and reported at the end.
+async fn next<E: Clone>(stream: &mut hale_util::EventStream<E>) -> Option<E> {
+    loop {
+        match stream.recv().await {
+            Ok(event) => return Some(event),
+            Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
 /// A task that reads both event streams as they come, so recovery times are
 /// taken when the events happen.
 pub(crate) struct Collector {
@@ -95,28 +108,29 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub(crate) fn spawn(mut healing: EventStream, mut resilience: EventReceiver) -> Self {
+    pub(crate) fn spawn(mut healing: EventStream, mut resilience: ResilienceStream) -> Self {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let (stop, mut stopped) = oneshot::channel();
         let shared = Arc::clone(&seen);
         let task = tokio::spawn(async move {
-            let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
+            let lock = || hale_util::lock(&shared);
             loop {
                 // Biased: events before the stop signal, and one stream's
                 // order never depends on the other's.
                 tokio::select! {
                     biased;
-                    Some(event) = healing.recv() => lock().healing(&event),
-                    Some(event) = resilience.recv() => lock().resilience(&event),
+                    Some(event) = next(&mut healing) => lock().healing(&event),
+                    Some(event) = next(&mut resilience) => lock().resilience(&event),
                     _ = &mut stopped => break,
                 }
             }
-            while let Some(event) = healing.try_recv() {
+            for event in healing.drain() {
                 lock().healing(&event);
             }
-            while let Some(event) = resilience.try_recv() {
+            for event in resilience.drain() {
                 lock().resilience(&event);
             }
+            lock().events_missed += healing.missed() + resilience.missed();
         });
         Self {
             seen,
@@ -131,7 +145,7 @@ impl Collector {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
-        self.seen.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        hale_util::lock(&self.seen).clone()
     }
 }
 

@@ -94,6 +94,10 @@ pub struct ChaosReport {
     pub notes: BTreeMap<String, u64>,
     /// Healing and resilience events seen.
     pub events: u64,
+    /// Events the report's collector missed because it fell more than the
+    /// event bus's capacity behind. Nonzero means the counts and the hash
+    /// are incomplete, and the run fails.
+    pub events_missed: u64,
     /// FNV-1a hash of the event log and the fault log, timestamps excluded:
     /// equal for two runs with the same seed and plan.
     pub event_hash: String,
@@ -133,7 +137,7 @@ impl ChaosReport {
             fallbacks: seen.fallbacks,
             duplicates_refused: seen.duplicates_refused,
             time_to_recover: Percentiles::of(&seen.recoveries),
-            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            duration_ms: hale_util::millis(duration),
             throughput_per_s: if seconds > 0.0 {
                 settled as f64 / seconds
             } else {
@@ -141,13 +145,14 @@ impl ChaosReport {
             },
             notes,
             events: seen.events,
+            events_missed: seen.events_missed,
             event_hash: format!("{combined:016x}"),
         }
     }
 
     /// Whether every item is accounted for, once.
     pub fn nothing_lost(&self) -> bool {
-        self.items.lost == 0 && self.items.miscounted == 0
+        self.items.lost == 0 && self.items.miscounted == 0 && self.events_missed == 0
     }
 
     /// Writes the report as JSON.
@@ -220,6 +225,13 @@ impl fmt::Display for ChaosReport {
             self.throughput_per_s
         )?;
         writeln!(f, " event log hash {} ({} events)", self.event_hash, self.events)?;
+        if self.events_missed > 0 {
+            writeln!(
+                f,
+                " EVENTS MISSED  {} (the collector fell behind the event bus: counts and hash are incomplete)",
+                self.events_missed
+            )?;
+        }
         write!(f, "{line}")
     }
 }

@@ -65,18 +65,42 @@ pub enum StartOutcome {
     Ignore,
 }
 
-/// A start function failed. Its text is kept for events and errors.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+/// A start function failed. Its text is kept for events and errors, and the
+/// error that caused it, when there is one, is its `source()`.
+///
+/// # Examples
+///
+/// ```
+/// use std::error::Error;
+/// use hale_core::StartError;
+///
+/// let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "db down");
+/// let error = StartError::caused_by(refused);
+/// assert_eq!(error.to_string(), "db down");
+/// assert!(error.source().is_some_and(|cause| cause.is::<std::io::Error>()));
+/// assert!(StartError::new("no quota").source().is_none());
+/// ```
+#[derive(Clone)]
 pub struct StartError {
     message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl StartError {
-    /// A start error with this description.
+    /// A start error with this description and no underlying error.
     pub fn new(message: impl fmt::Display) -> Self {
         Self {
             message: message.to_string(),
+            source: None,
+        }
+    }
+
+    /// A start error caused by `error`: its text is the description, and the
+    /// error itself is kept as `source()`.
+    pub fn caused_by<E: std::error::Error + Send + Sync + 'static>(error: E) -> Self {
+        Self {
+            message: error.to_string(),
+            source: Some(Arc::new(error)),
         }
     }
 
@@ -86,11 +110,47 @@ impl StartError {
     }
 }
 
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartError")
+            .field("message", &self.message)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Two start errors are equal when they say the same thing.
+impl PartialEq for StartError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for StartError {}
+
 impl From<SpawnErr> for StartError {
     fn from(error: SpawnErr) -> Self {
         match error {
-            SpawnErr::StartupFailed(cause) => Self::new(cause),
-            other => Self::new(other),
+            // The actor's own `pre_start` error is the cause worth keeping.
+            SpawnErr::StartupFailed(cause) => Self {
+                message: cause.to_string(),
+                source: Some(Arc::from(cause)),
+            },
+            other => Self::caused_by(other),
         }
     }
 }

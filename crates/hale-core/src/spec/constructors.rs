@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use ractor::Actor;
 
-use crate::dynamic::DynamicSupervisorSpec;
 use crate::path::ChildPath;
-use crate::spec::{ChildKind, ChildSpec, StartOutcome, SupervisorSpec};
+use crate::spec::{ChildKind, ChildSpec, DynamicSupervisorSpec, StartOutcome, SupervisorSpec};
+use crate::supervisor::{Blueprint, start_nested};
 use crate::task::{StuckReport, TaskActor};
 use crate::watchdog::{Heartbeat, PerMessage};
 
@@ -79,8 +79,8 @@ impl ChildSpec {
         let spec = Arc::new(spec);
         let nested = Arc::clone(&spec);
         let mut child = Self::new(spec.name.clone(), move |ctx| {
-            let spec = Arc::clone(&spec);
-            async move { crate::supervisor::start_nested(&spec, ctx).await }
+            let blueprint = Blueprint::Static(Arc::clone(&spec));
+            async move { start_nested(blueprint, ctx).await }
         })
         .kind(ChildKind::Supervisor);
         child.validate_nested = Some(Arc::new(move |parent| nested.validate_at(parent)));
@@ -95,8 +95,8 @@ impl ChildSpec {
         let spec = Arc::new(spec);
         let nested = Arc::clone(&spec);
         let mut child = Self::new(spec.name.clone(), move |ctx| {
-            let spec = Arc::clone(&spec);
-            async move { crate::dynamic::start_nested(&spec, ctx).await }
+            let blueprint = Blueprint::Dynamic(Arc::clone(&spec));
+            async move { start_nested(blueprint, ctx).await }
         })
         .kind(ChildKind::Supervisor);
         child.validate_nested = Some(Arc::new(move |parent| nested.validate_at(parent)));

@@ -30,12 +30,14 @@
 
 mod child;
 mod constructors;
+mod dynamic_supervisor;
 mod supervisor;
 mod validate;
 
 pub(crate) use child::panic_text;
 pub use child::{ChildKind, ChildSpec, Restart, StartContext, StartError, StartFuture, StartOutcome};
 pub use constructors::{TaskContext, TaskError};
+pub use dynamic_supervisor::DynamicSupervisorSpec;
 pub use supervisor::{AutoShutdown, Strategy, SupervisorFlags, SupervisorSpec};
 pub use validate::SpecError;
 pub(crate) use validate::validate_supervisor;

@@ -130,8 +130,8 @@ impl SupervisorSpec {
     /// Sends this tree's healing events to `bus` (by default a root
     /// supervisor makes its own). A nested supervisor always uses its
     /// parent's bus.
-    pub fn events(mut self, bus: EventBus) -> Self {
-        self.events = Some(bus);
+    pub fn events(mut self, bus: &EventBus) -> Self {
+        self.events = Some(bus.clone());
         self
     }
 

@@ -1,4 +1,5 @@
-//! The ractor actor that hosts a [`SupervisorState`].
+//! [`SupervisorActor`]: the ractor actor that hosts a [`SupervisorState`],
+//! static or dynamic.
 
 use std::sync::Arc;
 
@@ -6,18 +7,24 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use crate::events::EventBus;
 use crate::exit::ExitReason;
-use crate::handle::{ExitSlot, announce_stopped, exit_with_shutdown};
+use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
-use crate::spec::SupervisorSpec;
-use crate::supervisor::SupervisorRef;
-use crate::supervisor::messages::SupervisorMsg;
-use crate::supervisor::state::{Flow, SupervisorState};
+use crate::spec::{DynamicSupervisorSpec, SupervisorSpec};
+use crate::supervisor::state::{Flavor, Flow, SupervisorState};
+use crate::supervisor::{ExitSlot, SupervisorMsg, announce_stopped, exit_with_shutdown};
 use crate::watchdog::Watchdog;
 
 pub(crate) struct SupervisorActor;
 
+/// The spec a supervisor is started from.
+#[derive(Clone)]
+pub(crate) enum Blueprint {
+    Static(Arc<SupervisorSpec>),
+    Dynamic(Arc<DynamicSupervisorSpec>),
+}
+
 pub(crate) struct SupervisorArgs {
-    pub(crate) spec: Arc<SupervisorSpec>,
+    pub(crate) blueprint: Blueprint,
     pub(crate) path: ChildPath,
     pub(crate) events: EventBus,
     /// The tree's watchdog; `None` for a root, which spawns it.
@@ -41,11 +48,30 @@ impl Actor for SupervisorActor {
             Some(watchdog) => watchdog,
             None => Watchdog::spawn(myself.get_cell(), args.events.clone()).await?,
         };
+        let (flavor, window, specs) = match args.blueprint {
+            Blueprint::Static(spec) => (
+                Flavor::Static {
+                    strategy: spec.flags.strategy,
+                    auto_shutdown: spec.flags.auto_shutdown,
+                },
+                RestartWindow::new(spec.flags.intensity, spec.flags.period),
+                spec.children.clone(),
+            ),
+            Blueprint::Dynamic(spec) => (
+                Flavor::Dynamic {
+                    max_children: spec.max_children,
+                    identity: crate::dynamic::DynamicChildId::next_supervisor(),
+                },
+                RestartWindow::new(spec.intensity, spec.period),
+                Vec::new(),
+            ),
+        };
         let mut state = SupervisorState::new(
             myself,
             args.path,
-            args.spec.flags,
-            args.spec.children.clone(),
+            flavor,
+            window,
+            specs,
             args.events,
             watchdog,
             args.exit,
@@ -66,8 +92,12 @@ impl Actor for SupervisorActor {
                 let _ = reply.send(state.start_child(*spec).await);
                 Flow::Continue
             }
-            SupervisorMsg::TerminateChild(id, reply) => {
-                let _ = reply.send(state.terminate_child(&id).await);
+            SupervisorMsg::StartDynamic { spec, key, reply } => {
+                let _ = reply.send(state.start_dynamic(*spec, key).await);
+                Flow::Continue
+            }
+            SupervisorMsg::TerminateChild(address, reply) => {
+                let _ = reply.send(state.terminate_child(address).await);
                 Flow::Continue
             }
             SupervisorMsg::RestartChild(id, reply) => {
@@ -90,12 +120,12 @@ impl Actor for SupervisorActor {
                 let _ = reply.send(state.get_childspec(&id));
                 Flow::Continue
             }
-            SupervisorMsg::FollowChild(id, reply) => {
-                let _ = reply.send(state.follow_child(&id));
+            SupervisorMsg::FollowChild(address, reply) => {
+                let _ = reply.send(state.follow_child(address));
                 Flow::Continue
             }
-            SupervisorMsg::Handle(reply) => {
-                let _ = reply.send(SupervisorRef::from_state(state));
+            SupervisorMsg::Control(reply) => {
+                let _ = reply.send(state.control());
                 Flow::Continue
             }
             SupervisorMsg::Health(reply) => {
@@ -106,8 +136,10 @@ impl Actor for SupervisorActor {
                 let _ = reply.send(state.host.watchdog.stats().counts());
                 Flow::Continue
             }
-            SupervisorMsg::RetryRestart(id) => state.retry(&id).await,
-            SupervisorMsg::DelayedRestart(id, generation) => state.delayed_restart(&id, generation).await,
+            SupervisorMsg::RetryRestart(serial) => state.retry(serial).await,
+            SupervisorMsg::DelayedRestart(serial, generation) => {
+                state.delayed_restart(serial, generation).await
+            }
             SupervisorMsg::ChildGone(actor, reason) => state.on_exit(actor, reason).await,
         };
         finish(flow, state);
@@ -140,7 +172,7 @@ impl Actor for SupervisorActor {
     }
 }
 
-fn finish(flow: Flow, state: &mut SupervisorState) {
+fn finish(flow: Flow, state: &SupervisorState) {
     if flow == Flow::Shutdown {
         exit_with_shutdown(&state.myself, &state.exit);
     }

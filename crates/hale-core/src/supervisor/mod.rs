@@ -45,10 +45,10 @@
 //! ```
 
 mod actor;
-mod children;
-mod handle;
-pub(crate) mod messages;
-pub(crate) mod state;
+mod control;
+mod message;
+mod state;
+mod supervisor_ref;
 
 use std::sync::Arc;
 
@@ -56,15 +56,15 @@ use ractor::ActorCell;
 
 use crate::error::SupervisorStartError;
 use crate::events::EventBus;
-use crate::handle::{Control, ExitSlot, spawn_supervisor};
 use crate::path::ChildPath;
 use crate::spec::{StartContext, StartError, StartOutcome, SupervisorSpec};
 use crate::watchdog::Watchdog;
 use actor::{SupervisorActor, SupervisorArgs};
 
-pub(crate) use children::{Child, Host, Slot, StartKind};
-pub use handle::SupervisorRef;
-pub use messages::{ChildCounts, ChildInfo, ChildStatus, StartedChild};
+pub(crate) use actor::Blueprint;
+pub(crate) use control::{Control, ExitSlot, announce_stopped, exit_with_shutdown, spawn_supervisor};
+pub(crate) use message::{ChildAddress, SupervisorMsg};
+pub use supervisor_ref::SupervisorRef;
 
 /// Starts supervision trees.
 #[derive(Debug, Clone, Copy)]
@@ -75,47 +75,83 @@ impl Supervisor {
     /// starts its children (and theirs) in order. Returns once every child
     /// runs, or with an error naming the child that failed; nothing is left
     /// running after an error.
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisorStartError::InvalidSpec`] before anything starts;
+    /// [`SupervisorStartError::ChildFailedToStart`] when a child's start
+    /// fails (the children started before it are stopped again, in reverse
+    /// order); [`SupervisorStartError::Spawn`] if ractor refuses the actor.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future while the children start leaves
+    /// the supervisor actor to finish starting on its own, unreachable
+    /// except through its children's events. Await it to the end.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hale_core::{ChildSpec, Supervisor, SupervisorSpec};
+    ///
+    /// let root = Supervisor::start(SupervisorSpec::new("root").child(ChildSpec::task("idle", |_| async {
+    ///     std::future::pending::<()>().await;
+    ///     Ok(())
+    /// })))
+    /// .await?;
+    /// assert_eq!(root.path().to_string(), "root");
+    /// root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn start(spec: SupervisorSpec) -> Result<SupervisorRef, SupervisorStartError> {
         spec.validate()?;
         let path = ChildPath::root(spec.name.clone());
         let events = spec.events.clone().unwrap_or_default();
-        spawn(Arc::new(spec), path, events, None).await
+        spawn(Blueprint::Static(Arc::new(spec)), path, events, None)
+            .await
+            .map(SupervisorRef::new)
     }
 }
 
-/// The start function of a nested supervisor child.
+/// The start function of a nested supervisor child, static or dynamic.
 pub(crate) async fn start_nested(
-    spec: &Arc<SupervisorSpec>,
+    blueprint: Blueprint,
     ctx: StartContext,
 ) -> Result<StartOutcome, StartError> {
     let parent = Some((ctx.supervisor, ctx.watchdog));
-    let nested = spawn(Arc::clone(spec), ctx.path, ctx.events, parent).await;
-    match nested {
-        Ok(handle) => Ok(StartOutcome::Started(handle.actor())),
-        Err(error) => Err(StartError::new(error)),
+    match spawn(blueprint, ctx.path, ctx.events, parent).await {
+        Ok(control) => Ok(StartOutcome::Started(control.actor.get_cell())),
+        Err(error) => Err(StartError::caused_by(error)),
     }
 }
 
-async fn spawn(
-    spec: Arc<SupervisorSpec>,
+/// Spawns a supervisor actor from `blueprint`, linked to `parent` (with the
+/// tree's watchdog) or as a root.
+pub(crate) async fn spawn(
+    blueprint: Blueprint,
     path: ChildPath,
     events: EventBus,
     parent: Option<(ActorCell, Watchdog)>,
-) -> Result<SupervisorRef, SupervisorStartError> {
+) -> Result<Control, SupervisorStartError> {
     let exit = Arc::new(ExitSlot::default());
     let (parent, watchdog) = parent.unzip();
+    let dynamic = matches!(blueprint, Blueprint::Dynamic(_));
     let args = SupervisorArgs {
-        spec,
+        blueprint,
         path: path.clone(),
         events: events.clone(),
         watchdog,
         exit: Arc::clone(&exit),
     };
     let actor = spawn_supervisor(SupervisorActor, args, parent, &path).await?;
-    Ok(SupervisorRef::new(Control {
+    Ok(Control {
         actor,
         path,
         events,
         exit,
-    }))
+        dynamic,
+    })
 }

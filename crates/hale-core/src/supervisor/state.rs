@@ -1,5 +1,13 @@
-//! The supervisor's state machine: what it does when a child exits, and how
-//! it answers the administration API.
+//! [`SupervisorState`]: the one supervisor state machine, for static and
+//! dynamic supervisors alike.
+//!
+//! It decides what happens when a child exits (restart by the strategy,
+//! counted against the intensity, or give up), and answers the
+//! administration API. A dynamic supervisor is a guard in it, as
+//! `simple_one_for_one` is in OTP's `supervisor.erl`: its children are
+//! addressed by handle instead of id, its strategy is one_for_one, a child it
+//! does not restart is removed instead of kept, and it stops its children in
+//! parallel ([`Flavor`]).
 //!
 //! Everything here runs inside the supervisor actor's handlers, one at a
 //! time, so no two decisions interleave. Stopping a child waits for its real
@@ -7,24 +15,27 @@
 //! running child and is ignored (OTP: an exit from an actor that is not a
 //! current child is ignored).
 
-use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::ops::Range;
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures::future::join_all;
 use ractor::{ActorCell, ActorId, ActorRef};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::child::{
+    Child, ChildCounts, ChildInfo, ChildState, ChildTable, Host, Incarnation, Serial, StartKind,
+    StartedChild, Subscription,
+};
+use crate::dynamic::{DynamicChild, DynamicChildId, DynamicStart};
 use crate::error::{ChildError, SupervisorStartError};
 use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
-use crate::handle::ExitSlot;
-use crate::health::{NodeHealth, NodeState, nested_health};
+use crate::health::{NodeHealth, nested_health};
 use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
-use crate::spec::{AutoShutdown, ChildKind, ChildSpec, Restart, StartError, Strategy, SupervisorFlags};
-use crate::supervisor::children::{Child, Host, Slot, StartKind};
-use crate::supervisor::messages::{ChildCounts, ChildInfo, StartedChild, SupervisorMsg};
+use crate::spec::{AutoShutdown, ChildKind, ChildSpec, Restart, StartError, Strategy};
+use crate::supervisor::{ChildAddress, Control, ExitSlot, SupervisorMsg};
 use crate::watchdog::Watchdog;
 
 /// What the supervisor does after handling one event.
@@ -37,48 +48,80 @@ pub(crate) enum Flow {
     Shutdown,
 }
 
+/// Where static and dynamic supervisors differ: the one guard in the state
+/// machine.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Flavor {
+    /// Children in spec order, addressed by id, restarted by a strategy.
+    Static {
+        strategy: Strategy,
+        auto_shutdown: AutoShutdown,
+    },
+    /// Children started at run time, addressed by handle: one_for_one, a
+    /// child that is not restarted is removed, shutdown is parallel.
+    Dynamic {
+        max_children: Option<usize>,
+        /// This incarnation's identity, part of every handle it gives out.
+        identity: u64,
+    },
+}
+
+impl Flavor {
+    fn is_dynamic(self) -> bool {
+        matches!(self, Self::Dynamic { .. })
+    }
+}
+
 pub(crate) struct SupervisorState {
     pub(crate) myself: ActorRef<SupervisorMsg>,
     pub(crate) path: ChildPath,
-    pub(crate) flags: SupervisorFlags,
+    flavor: Flavor,
     pub(crate) host: Host,
     pub(crate) exit: Arc<ExitSlot>,
-    children: Vec<Child>,
-    /// The actors of the running children, with their index in `children`.
-    /// After a group restart the supervisor receives an exit for every
-    /// sibling it stopped itself; this map turns each of those stale exits
-    /// away in O(1), and finds the child of a current exit without a scan.
-    running: HashMap<ActorId, usize>,
+    children: ChildTable,
     window: RestartWindow,
+    /// Delayed restarts waiting out their backoff: aborted with the state.
+    timers: JoinSet<()>,
 }
 
 impl SupervisorState {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         myself: ActorRef<SupervisorMsg>,
         path: ChildPath,
-        flags: SupervisorFlags,
-        children: Vec<ChildSpec>,
+        flavor: Flavor,
+        window: RestartWindow,
+        specs: Vec<ChildSpec>,
         events: EventBus,
         watchdog: Watchdog,
         exit: Arc<ExitSlot>,
     ) -> Self {
-        let host = Host::new(&myself, events, watchdog, SupervisorMsg::ChildGone);
-        let children = children
-            .into_iter()
-            .map(|spec| {
-                let child_path = path.child(&spec.id);
-                Child::new(spec, child_path)
-            })
-            .collect();
+        let host = Host::new(&myself, events, watchdog);
+        let mut children = ChildTable::default();
+        for spec in specs {
+            let child_path = path.child(&spec.id);
+            children.push(Child::new(spec, child_path), true);
+        }
         Self {
             myself,
             path,
-            flags,
+            flavor,
             host,
             exit,
             children,
-            running: HashMap::new(),
-            window: RestartWindow::new(flags.intensity, flags.period),
+            window,
+            timers: JoinSet::new(),
+        }
+    }
+
+    /// A control handle to this supervisor.
+    pub(crate) fn control(&self) -> Control {
+        Control {
+            actor: self.myself.clone(),
+            path: self.path.clone(),
+            events: self.host.events.clone(),
+            exit: Arc::clone(&self.exit),
+            dynamic: self.flavor.is_dynamic(),
         }
     }
 
@@ -87,18 +130,17 @@ impl SupervisorState {
     /// Starts every child in spec order. If one fails, the ones already
     /// started are stopped in reverse order and the error names the child.
     pub(crate) async fn start_all(&mut self) -> Result<(), SupervisorStartError> {
-        let mut index = 0;
-        while index < self.children.len() {
-            match self.start_at(index, StartKind::Fresh).await {
-                Ok(None) if self.children[index].spec.restart == Restart::Temporary => {
-                    self.remove(index);
-                }
-                Ok(_) => index += 1,
+        let serials = self.children.serials();
+        for (position, &serial) in serials.iter().enumerate() {
+            match self.start(serial, StartKind::Fresh).await {
+                Ok(None) if self.is_temporary(serial) => self.remove(serial),
+                Ok(_) => {}
                 Err(cause) => {
-                    self.stop_range(0..index, StopCause::SupervisorShutdown).await;
+                    self.stop_serials(&serials[..position], StopCause::SupervisorShutdown)
+                        .await;
                     return Err(SupervisorStartError::ChildFailedToStart {
                         supervisor: self.path.clone(),
-                        child: self.children[index].spec.id.clone(),
+                        child: self.id_of(serial),
                         cause,
                     });
                 }
@@ -110,28 +152,29 @@ impl SupervisorState {
         Ok(())
     }
 
-    /// Stops every running child in reverse start order.
+    /// Stops every running child: in reverse start order, one at a time, or
+    /// for a dynamic supervisor all at once.
     pub(crate) async fn stop_all(&mut self) {
-        self.stop_range(0..self.children.len(), StopCause::SupervisorShutdown)
+        if self.flavor.is_dynamic() {
+            self.children.forget_all_actors();
+            let events = &self.host.events;
+            join_all(
+                self.children
+                    .iter_mut()
+                    .map(|child| child.stop(events, StopCause::SupervisorShutdown)),
+            )
             .await;
+        } else {
+            let serials = self.children.serials();
+            self.stop_serials(&serials, StopCause::SupervisorShutdown).await;
+        }
     }
 
     // ----- exits and restarts --------------------------------------------
 
     /// A linked actor exited. Ignored unless it is a current child.
     pub(crate) async fn on_exit(&mut self, actor: ActorId, reason: ExitReason) -> Flow {
-        let found = self.running.remove(&actor).and_then(|index| {
-            // The index is kept exact (see `remove`); the check costs nothing
-            // and a scan keeps a wrong hint from ever picking a wrong child.
-            match self.children.get(index) {
-                Some(child) if child.is(actor) => Some(index),
-                _ => {
-                    debug_assert!(false, "running index {index} is out of date");
-                    self.children.iter().position(|child| child.is(actor))
-                }
-            }
-        });
-        let Some(index) = found else {
+        let Some(serial) = self.children.take_actor(actor) else {
             if self.host.watchdog.is(actor) {
                 // The watchdog is linked to the root and never exits before
                 // it; if it does, hung children go unnoticed: say so loudly.
@@ -139,7 +182,9 @@ impl SupervisorState {
             }
             return Flow::Continue;
         };
-        let child = &mut self.children[index];
+        let Some(child) = self.children.get_mut(serial) else {
+            return Flow::Continue;
+        };
         let reason = child.exited(reason);
         let will_restart = child.spec.restart.restarts_after(&reason);
         let temporary = child.spec.restart == Restart::Temporary;
@@ -150,10 +195,11 @@ impl SupervisorState {
             HealingEventKind::ChildExited { reason, will_restart },
         );
         if will_restart {
-            return self.restart(index).await;
+            return self.restart(serial).await;
         }
-        if temporary {
-            self.remove(index);
+        // A dynamic child that is not restarted has no spec to keep.
+        if temporary || self.flavor.is_dynamic() {
+            self.remove(serial);
         }
         if let Some(id) = significant {
             return self.auto_shutdown_after(&id).await;
@@ -162,122 +208,160 @@ impl SupervisorState {
     }
 
     /// A restart that failed earlier is due again.
-    pub(crate) async fn retry(&mut self, id: &str) -> Flow {
-        match self.position(id) {
-            Some(index) if matches!(self.children[index].slot(), Slot::Restarting) => {
-                self.restart(index).await
+    pub(crate) async fn retry(&mut self, serial: Serial) -> Flow {
+        match self.children.get(serial) {
+            Some(child) if matches!(child.incarnation(), Incarnation::Restarting) => {
+                self.restart(serial).await
             }
             // Terminated, deleted or restarted through the API meanwhile.
             _ => Flow::Continue,
         }
     }
 
-    /// Restarts the child at `index` by the strategy, after counting the
+    /// Restarts the child `serial` by the strategy, after counting the
     /// restart against the intensity.
-    async fn restart(&mut self, index: usize) -> Flow {
+    async fn restart(&mut self, serial: Serial) -> Flow {
         if !self.window.record(Instant::now()) {
             self.emit_own(HealingEventKind::IntensityExceeded {
-                intensity: self.flags.intensity,
-                period_ms: u64::try_from(self.flags.period.as_millis()).unwrap_or(u64::MAX),
+                intensity: self.window.intensity(),
+                period_ms: hale_util::millis(self.window.period()),
             });
             self.stop_all().await;
             return Flow::Shutdown;
         }
-        let id = self.children[index].spec.id.clone();
-        let group = self.stop_group(index).await;
-        let Some(index) = self.position(&id) else {
+        let group = self.stop_group(serial).await;
+        let Some(child) = self.children.get_mut(serial) else {
             return Flow::Continue;
         };
-        if let Some((delay, attempt)) = self.children[index].backoff_delay() {
+        if let Some((delay, attempt)) = child.backoff_delay() {
             // The group stays stopped; the start phase runs when the delay is
             // up, unless something changed the child meanwhile.
-            self.children[index].set(Slot::Restarting);
-            let generation = self.children[index].generation();
+            child.set(Incarnation::Restarting);
+            let generation = child.generation();
             self.host.events.emit(
-                &self.children[index].path,
+                &child.path,
                 HealingEventKind::BackoffScheduled {
-                    delay_ms: crate::watchdog::duration_ms(delay),
+                    delay_ms: hale_util::millis(delay),
                     attempt,
                 },
             );
-            self.myself
-                .send_after(delay, move || SupervisorMsg::DelayedRestart(id, generation));
+            self.schedule(delay, SupervisorMsg::DelayedRestart(serial, generation));
             return Flow::Continue;
         }
-        self.start_group(group).await;
+        self.start_group(&group).await;
         Flow::Continue
     }
 
-    /// A backoff delay is up: start the group of the child `id`, unless the
-    /// child left the `restarting` state meanwhile (generation changed).
-    pub(crate) async fn delayed_restart(&mut self, id: &str, generation: u64) -> Flow {
-        let Some(index) = self.position(id) else {
-            return Flow::Continue;
-        };
-        let child = &self.children[index];
-        if !matches!(child.slot(), Slot::Restarting) || child.generation() != generation {
-            return Flow::Continue;
+    /// Sends `message` to this supervisor after `delay`, from a task the
+    /// state owns (aborted if the supervisor stops first).
+    fn schedule(&mut self, delay: Duration, message: SupervisorMsg) {
+        // Reap the timers that fired, so their count stays at the number of
+        // children waiting.
+        while self.timers.try_join_next().is_some() {}
+        let myself = self.myself.clone();
+        self.timers.spawn(async move {
+            tokio::time::sleep(delay).await;
+            // Fails only if the supervisor is stopping.
+            let _ = myself.send_message(message);
+        });
+    }
+
+    /// A backoff delay is up: start the group of the child `serial`, unless
+    /// the child left the `restarting` state meanwhile (generation changed).
+    pub(crate) async fn delayed_restart(&mut self, serial: Serial, generation: u64) -> Flow {
+        let due = self.children.get(serial).is_some_and(|child| {
+            matches!(child.incarnation(), Incarnation::Restarting) && child.generation() == generation
+        });
+        if due {
+            let group = self.group_of(serial);
+            self.start_group(&group).await;
         }
-        let group = self.group_of(index);
-        self.start_group(group).await;
         Flow::Continue
     }
 
-    /// The children the strategy restarts together with the one at `index`.
-    fn group_of(&self, index: usize) -> Range<usize> {
-        match self.flags.strategy {
-            Strategy::OneForOne => index..index + 1,
-            Strategy::OneForAll => 0..self.children.len(),
-            Strategy::RestForOne => index..self.children.len(),
+    /// The children the strategy restarts together with the child `serial`,
+    /// in start order.
+    fn group_of(&self, serial: Serial) -> Vec<Serial> {
+        match self.flavor {
+            Flavor::Static {
+                strategy: Strategy::OneForAll,
+                ..
+            } => self.children.serials(),
+            Flavor::Static {
+                strategy: Strategy::RestForOne,
+                ..
+            } => self.children.serials_from(serial..),
+            Flavor::Static {
+                strategy: Strategy::OneForOne,
+                ..
+            }
+            | Flavor::Dynamic { .. } => vec![serial],
         }
     }
 
     /// The stop phase of a restart: stops the running children of the
-    /// group of the child at `index` in reverse order and forgets the
+    /// group of the child `serial` in reverse order and forgets the
     /// temporary ones. Returns the group as it stands after that.
-    async fn stop_group(&mut self, index: usize) -> Range<usize> {
-        let group = self.group_of(index);
-        self.stop_range(group.clone(), StopCause::GroupRestart).await;
-        let mut end = group.end;
-        let mut index = group.start;
-        while index < end {
-            if self.children[index].spec.restart == Restart::Temporary {
-                self.remove(index);
-                end -= 1;
-            } else {
-                index += 1;
-            }
+    async fn stop_group(&mut self, serial: Serial) -> Vec<Serial> {
+        let mut group = self.group_of(serial);
+        self.stop_serials(&group, StopCause::GroupRestart).await;
+        let temporaries: Vec<Serial> = group
+            .iter()
+            .copied()
+            .filter(|&member| self.is_temporary(member))
+            .collect();
+        for member in temporaries {
+            self.remove(member);
         }
-        group.start..end
+        group.retain(|&member| self.children.get(member).is_some());
+        group
     }
 
     /// The start phase of a restart: starts the children of `group` that do
     /// not run, in order. If a start fails, that child is marked restarting
     /// and retried through the mailbox; the children after it stay stopped
     /// until then.
-    async fn start_group(&mut self, group: Range<usize>) {
-        for index in group {
-            if self.children[index].running().is_some() {
+    async fn start_group(&mut self, group: &[Serial]) {
+        for &serial in group {
+            if self
+                .children
+                .get(serial)
+                .is_none_or(|child| child.actor().is_some())
+            {
                 continue;
             }
-            if self.start_at(index, StartKind::Restart).await.is_err() {
-                self.children[index].set(Slot::Restarting);
-                let retry = SupervisorMsg::RetryRestart(self.children[index].spec.id.clone());
-                // Fails only if this supervisor is already stopping.
-                let _ = self.myself.send_message(retry);
-                return;
+            match self.start(serial, StartKind::Restart).await {
+                Ok(Some(_)) => {}
+                // A dynamic child whose restart answers ignore is dropped; a
+                // static one keeps its spec, stopped.
+                Ok(None) => {
+                    if self.flavor.is_dynamic() {
+                        self.remove(serial);
+                    }
+                }
+                Err(_) => {
+                    if let Some(child) = self.children.get_mut(serial) {
+                        child.set(Incarnation::Restarting);
+                    }
+                    // Fails only if this supervisor is already stopping.
+                    let _ = self.myself.send_message(SupervisorMsg::RetryRestart(serial));
+                    return;
+                }
             }
         }
     }
 
     async fn auto_shutdown_after(&mut self, significant_child: &str) -> Flow {
-        let shut_down = match self.flags.auto_shutdown {
+        let Flavor::Static { auto_shutdown, .. } = self.flavor else {
+            return Flow::Continue;
+        };
+        let shut_down = match auto_shutdown {
             AutoShutdown::Never => false,
             AutoShutdown::AnySignificant => true,
             AutoShutdown::AllSignificant => !self
                 .children
                 .iter()
-                .any(|child| child.spec.significant && !matches!(child.slot(), Slot::Stopped)),
+                .any(|child| child.spec.significant && !matches!(child.incarnation(), Incarnation::Stopped)),
         };
         if !shut_down {
             return Flow::Continue;
@@ -291,11 +375,21 @@ impl SupervisorState {
 
     // ----- the administration API ----------------------------------------
 
+    /// `start_child` on a static supervisor (on a dynamic one: a child with
+    /// no key).
     pub(crate) async fn start_child(&mut self, spec: ChildSpec) -> Result<StartedChild, ChildError> {
-        spec.validate_under(&self.path, self.flags.auto_shutdown)?;
-        if let Some(index) = self.position(&spec.id) {
+        let Flavor::Static { auto_shutdown, .. } = self.flavor else {
+            return match self.start_dynamic(spec, None).await? {
+                DynamicStart::Started(DynamicChild {
+                    actor: Some(actor), ..
+                }) => Ok(StartedChild::Started(actor)),
+                _ => Ok(StartedChild::Ignored),
+            };
+        };
+        spec.validate_under(&self.path, auto_shutdown)?;
+        if let Some(serial) = self.children.by_id(&spec.id) {
             let child = spec.id.clone();
-            return Err(match self.children[index].running() {
+            return Err(match self.children.get(serial).and_then(Child::actor) {
                 Some(actor) => ChildError::AlreadyStarted {
                     supervisor: self.path.clone(),
                     child,
@@ -309,41 +403,110 @@ impl SupervisorState {
         }
         let temporary = spec.restart == Restart::Temporary;
         let child_path = self.path.child(&spec.id);
-        self.children.push(Child::new(spec, child_path));
-        let index = self.children.len() - 1;
-        match self.start_at(index, StartKind::Fresh).await {
+        let serial = self.children.push(Child::new(spec, child_path), true);
+        match self.start(serial, StartKind::Fresh).await {
             Ok(Some(actor)) => Ok(StartedChild::Started(actor)),
             Ok(None) => {
                 if temporary {
-                    self.remove(index);
+                    self.remove(serial);
                 }
                 Ok(StartedChild::Ignored)
             }
             Err(cause) => {
-                let child = self.children.remove(index);
-                let id = child.spec.id.clone();
-                child.retire();
+                // Discarded, as OTP does: it never ran, so no removal event.
+                let id = self.id_of(serial);
+                self.children.remove(serial);
                 Err(self.start_failed(id, cause))
             }
         }
     }
 
-    pub(crate) async fn terminate_child(&mut self, id: &str) -> Result<(), ChildError> {
-        let index = self.find(id)?;
-        self.stop_range(index..index + 1, StopCause::Terminated).await;
+    /// `start_child` / `start_unique` on a dynamic supervisor.
+    pub(crate) async fn start_dynamic(
+        &mut self,
+        spec: ChildSpec,
+        key: Option<String>,
+    ) -> Result<DynamicStart, ChildError> {
+        let Flavor::Dynamic {
+            max_children,
+            identity,
+        } = self.flavor
+        else {
+            return Err(self.wrong_kind(&spec.id));
+        };
+        spec.validate_under(&self.path, AutoShutdown::Never)?;
+        if let Some(existing) = key.as_deref().and_then(|key| self.children.by_key(key))
+            && let Some(child) = self.children.get(existing)
+            && let Some((id, _)) = &child.dynamic
+        {
+            let running = DynamicChild {
+                id: *id,
+                actor: child.actor().cloned(),
+            };
+            if let Some(key) = key {
+                self.host
+                    .events
+                    .emit(&child.path, HealingEventKind::DuplicateRefused { key });
+            }
+            return Ok(DynamicStart::AlreadyRunning(running));
+        }
+        if let Some(max) = max_children
+            && self.children.len() >= max
+        {
+            return Err(ChildError::MaxChildren {
+                supervisor: self.path.clone(),
+                max,
+            });
+        }
+        let id = DynamicChildId::new(identity, self.children.next_serial());
+        let path = self.path.child(&format!("{}{id}", spec.id));
+        let mut child = Child::new(spec, path);
+        child.dynamic = Some((id, key));
+        let serial = self.children.push(child, false);
+        match self.start(serial, StartKind::Fresh).await {
+            Ok(Some(actor)) => Ok(DynamicStart::Started(DynamicChild {
+                id,
+                actor: Some(actor),
+            })),
+            Ok(None) => {
+                self.children.remove(serial);
+                Ok(DynamicStart::Ignored)
+            }
+            Err(cause) => {
+                let spec_id = self.id_of(serial);
+                self.children.remove(serial);
+                Err(self.start_failed(spec_id, cause))
+            }
+        }
+    }
+
+    pub(crate) async fn terminate_child(&mut self, address: ChildAddress) -> Result<(), ChildError> {
+        let serial = match address {
+            ChildAddress::Id(id) => self.find(&id)?,
+            ChildAddress::Dynamic(id) => match self.own_dynamic(id)? {
+                Some(serial) => serial,
+                // A child of this supervisor that already exited: OTP answers
+                // ok for a pid that is no longer alive.
+                None => return Ok(()),
+            },
+        };
+        self.stop_serials(&[serial], StopCause::Terminated).await;
+        let Some(child) = self.children.get_mut(serial) else {
+            return Ok(());
+        };
         // A child whose restart was pending is stopped too; its retry is then
         // ignored.
-        self.children[index].set(Slot::Stopped);
-        if self.children[index].spec.restart == Restart::Temporary {
-            self.remove(index);
+        child.set(Incarnation::Stopped);
+        if child.spec.restart == Restart::Temporary || self.flavor.is_dynamic() {
+            self.remove(serial);
         }
         Ok(())
     }
 
     pub(crate) async fn restart_child(&mut self, id: &str) -> Result<StartedChild, ChildError> {
-        let index = self.find(id)?;
-        self.check_not_active(index)?;
-        match self.start_at(index, StartKind::Fresh).await {
+        let serial = self.find(id)?;
+        self.check_not_active(serial)?;
+        match self.start(serial, StartKind::Fresh).await {
             Ok(Some(actor)) => Ok(StartedChild::Started(actor)),
             Ok(None) => Ok(StartedChild::Ignored),
             Err(cause) => Err(self.start_failed(id.to_owned(), cause)),
@@ -351,9 +514,9 @@ impl SupervisorState {
     }
 
     pub(crate) fn delete_child(&mut self, id: &str) -> Result<(), ChildError> {
-        let index = self.find(id)?;
-        self.check_not_active(index)?;
-        self.remove(index);
+        let serial = self.find(id)?;
+        self.check_not_active(serial)?;
+        self.remove(serial);
         Ok(())
     }
 
@@ -364,112 +527,159 @@ impl SupervisorState {
     pub(crate) fn count_children(&self) -> ChildCounts {
         let mut counts = ChildCounts {
             specs: self.children.len(),
+            active: self.children.running_count(),
             ..ChildCounts::default()
         };
-        for child in &self.children {
+        for child in self.children.iter() {
             match child.spec.kind {
                 ChildKind::Worker => counts.workers += 1,
                 ChildKind::Supervisor => counts.supervisors += 1,
-            }
-            if child.running().is_some() {
-                counts.active += 1;
             }
         }
         counts
     }
 
     pub(crate) fn get_childspec(&self, id: &str) -> Result<ChildSpec, ChildError> {
-        self.find(id).map(|index| self.children[index].spec.clone())
+        let serial = self.find(id)?;
+        self.children
+            .get(serial)
+            .map(|child| child.spec.clone())
+            .ok_or_else(|| self.not_found(id))
     }
 
-    pub(crate) fn follow_child(&mut self, id: &str) -> Result<crate::child_ref::Subscription, ChildError> {
-        let index = self.find(id)?;
-        Ok(self.children[index].follow())
+    pub(crate) fn follow_child(
+        &mut self,
+        address: ChildAddress,
+    ) -> Result<(ChildPath, Subscription), ChildError> {
+        let serial = match address {
+            ChildAddress::Id(id) => self.find(&id)?,
+            ChildAddress::Dynamic(id) => self
+                .own_dynamic(id)?
+                .ok_or_else(|| self.not_found(&id.to_string()))?,
+        };
+        match self.children.get_mut(serial) {
+            Some(child) => Ok((child.path.clone(), child.follow())),
+            None => Err(self.not_found(&serial.to_string())),
+        }
     }
 
     /// This supervisor's node of the health snapshot: its children, with
     /// each running child supervisor asked for its own subtree.
     pub(crate) async fn health(&self) -> NodeHealth {
         let mut children = Vec::with_capacity(self.children.len());
-        for child in &self.children {
+        for child in self.children.iter() {
             let mut node = child.health();
-            if let Some(actor) = child.running()
+            if let Some(actor) = child.actor()
                 && child.spec.kind == ChildKind::Supervisor
                 && let Some(subtree) = nested_health(actor).await
             {
                 node.children = subtree.children;
                 node.state = subtree.state;
+                node.intensity = subtree.intensity;
             }
             children.push(node);
         }
         NodeHealth {
             path: self.path.clone(),
             kind: ChildKind::Supervisor,
-            state: NodeState::Running,
+            state: ChildState::Running,
             ready: true,
             restarts: 0,
             last_exit: None,
             heartbeat_age_ms: None,
+            recent_restarts_ms: Vec::new(),
+            intensity: Some(self.window.snapshot(Instant::now())),
             children,
         }
     }
 
     // ----- helpers ---------------------------------------------------------
 
-    async fn start_at(&mut self, index: usize, kind: StartKind) -> Result<Option<ActorCell>, StartError> {
-        let started = self.children[index].start(&self.host, kind).await;
+    async fn start(&mut self, serial: Serial, kind: StartKind) -> Result<Option<ActorCell>, StartError> {
+        let Some(child) = self.children.get_mut(serial) else {
+            return Ok(None);
+        };
+        let started = child.start(&self.host, kind).await;
         if let Ok(Some(actor)) = &started {
-            self.running.insert(actor.get_id(), index);
+            self.children.running(serial, actor);
         }
         started
     }
 
-    /// Stops the running children in `range`, last first, each by its
+    /// Stops the running children among `serials`, last first, each by its
     /// shutdown rule, waiting for each to exit before the next.
-    async fn stop_range(&mut self, range: Range<usize>, cause: StopCause) {
-        for index in range.rev() {
-            if let Some(actor) = self.children[index].running() {
-                self.running.remove(&actor.get_id());
+    async fn stop_serials(&mut self, serials: &[Serial], cause: StopCause) {
+        for &serial in serials.iter().rev() {
+            self.children.forget_actor(serial);
+            if let Some(child) = self.children.get_mut(serial) {
+                child.stop(&self.host.events, cause).await;
             }
-            self.children[index].stop(&self.host.events, cause).await;
         }
     }
 
-    fn remove(&mut self, index: usize) {
-        let child = self.children.remove(index);
-        // Forget the removed child's actor; the children after it moved
-        // down by one.
-        self.running.retain(|_, at| match (*at).cmp(&index) {
-            Ordering::Less => true,
-            Ordering::Equal => false,
-            Ordering::Greater => {
-                *at -= 1;
-                true
+    /// Removes a child's spec for good and says so; its references learn
+    /// that it is gone.
+    fn remove(&mut self, serial: Serial) {
+        if let Some(child) = self.children.remove(serial) {
+            self.host.events.emit(&child.path, HealingEventKind::ChildRemoved);
+        }
+    }
+
+    fn is_temporary(&self, serial: Serial) -> bool {
+        self.children
+            .get(serial)
+            .is_some_and(|child| child.spec.restart == Restart::Temporary)
+    }
+
+    fn id_of(&self, serial: Serial) -> String {
+        self.children
+            .get(serial)
+            .map(|child| child.spec.id.clone())
+            .unwrap_or_default()
+    }
+
+    /// The child `id` of a static supervisor.
+    fn find(&self, id: &str) -> Result<Serial, ChildError> {
+        match self.flavor {
+            Flavor::Static { .. } => self.children.by_id(id).ok_or_else(|| self.not_found(id)),
+            // A dynamic supervisor's children are addressed by handle.
+            Flavor::Dynamic { .. } => Err(self.not_found(id)),
+        }
+    }
+
+    /// The serial of one of this incarnation's dynamic children (`None` if
+    /// it is gone), or not-found for a handle from any other supervisor.
+    fn own_dynamic(&self, id: DynamicChildId) -> Result<Option<Serial>, ChildError> {
+        match self.flavor {
+            Flavor::Dynamic { identity, .. } if id.supervisor() == identity => {
+                Ok(self.children.get(id.serial()).map(|_| id.serial()))
             }
-        });
-        self.host.events.emit(&child.path, HealingEventKind::ChildRemoved);
-        child.retire();
-    }
-
-    fn position(&self, id: &str) -> Option<usize> {
-        self.children.iter().position(|child| child.spec.id == id)
-    }
-
-    fn find(&self, id: &str) -> Result<usize, ChildError> {
-        self.position(id).ok_or_else(|| ChildError::NotFound {
-            supervisor: self.path.clone(),
-            child: id.to_owned(),
-        })
+            _ => Err(self.not_found(&id.to_string())),
+        }
     }
 
     /// Restart and delete are for children that neither run nor restart.
-    fn check_not_active(&self, index: usize) -> Result<(), ChildError> {
+    fn check_not_active(&self, serial: Serial) -> Result<(), ChildError> {
         let supervisor = self.path.clone();
-        let child = self.children[index].spec.id.clone();
-        match self.children[index].slot() {
-            Slot::Running(_) => Err(ChildError::Running { supervisor, child }),
-            Slot::Restarting => Err(ChildError::Restarting { supervisor, child }),
-            Slot::Stopped => Ok(()),
+        let child = self.id_of(serial);
+        match self.children.get(serial).map(Child::incarnation) {
+            Some(Incarnation::Running(_)) => Err(ChildError::Running { supervisor, child }),
+            Some(Incarnation::Restarting) => Err(ChildError::Restarting { supervisor, child }),
+            _ => Ok(()),
+        }
+    }
+
+    fn not_found(&self, child: &str) -> ChildError {
+        ChildError::NotFound {
+            supervisor: self.path.clone(),
+            child: child.to_owned(),
+        }
+    }
+
+    fn wrong_kind(&self, child: &str) -> ChildError {
+        ChildError::WrongMessageType {
+            supervisor: self.path.clone(),
+            child: child.to_owned(),
         }
     }
 

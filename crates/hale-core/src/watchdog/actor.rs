@@ -26,7 +26,7 @@ use crate::path::ChildPath;
 use crate::watchdog::alarm::Alarm;
 use crate::watchdog::coarse::{CoarseClock, CoarseTicks};
 use crate::watchdog::due::{Due, DueBuckets};
-use crate::watchdog::heartbeat::{Heartbeat, duration_ms};
+use crate::watchdog::heartbeat::Heartbeat;
 use crate::watchdog::spec::{BeatMode, Watch};
 use crate::watchdog::{WatchdogStats, run_probe};
 
@@ -174,7 +174,7 @@ impl WatchdogState {
         self.ticks.advance(now);
         let now_ms = self.ticks.clock().ms(now);
         let needed = match self.per_message.last_key_value() {
-            Some((&longest, _)) => duration_ms(longest.saturating_mul(2)),
+            Some((&longest, _)) => hale_util::millis(longest.saturating_mul(2)),
             None => 0,
         };
         self.ticks.forget_before(now_ms.saturating_sub(needed));
@@ -257,8 +257,8 @@ impl WatchdogState {
         self.events.emit(
             &path,
             HealingEventKind::HeartbeatMissed {
-                timeout_ms: duration_ms(watch.timeout),
-                late_ms: duration_ms(late),
+                timeout_ms: hale_util::millis(watch.timeout),
+                late_ms: hale_util::millis(late),
             },
         );
         let events = self.events.clone();
@@ -267,7 +267,7 @@ impl WatchdogState {
             events.emit(
                 &path,
                 HealingEventKind::HungStopRequested {
-                    grace_ms: duration_ms(watch.grace),
+                    grace_ms: hale_util::millis(watch.grace),
                 },
             );
             actor.stop(Some(HUNG.to_owned()));

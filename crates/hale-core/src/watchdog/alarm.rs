@@ -187,7 +187,7 @@ impl BackstopClock {
 
     fn lock(&self) -> MutexGuard<'_, BackstopState> {
         // The guarded state stays valid whatever panicked while holding it.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        hale_util::lock(&self.state)
     }
 
     /// The thread's loop: sleep until the armed deadline is overdue by the

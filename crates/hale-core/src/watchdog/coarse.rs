@@ -21,8 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::time::Instant;
 
-use crate::watchdog::heartbeat::duration_ms;
-
 /// Milliseconds since a tree's epoch, as the watchdog last saw them.
 #[derive(Clone, Debug)]
 pub(crate) struct CoarseClock {
@@ -57,7 +55,7 @@ impl CoarseClock {
 
     /// Milliseconds from the epoch to `at`, rounded down.
     pub(crate) fn ms(&self, at: Instant) -> u64 {
-        duration_ms(at.saturating_duration_since(self.inner.epoch))
+        hale_util::millis(at.saturating_duration_since(self.inner.epoch))
     }
 }
 

@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::watchdog::heartbeat::duration_ms;
-
 /// What comes due for a watched child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Due {
@@ -43,7 +41,7 @@ impl<T> DueBuckets<T> {
     /// never fires early.
     pub(crate) fn push(&mut self, at: Instant, entry: T) {
         let since = at.saturating_duration_since(self.epoch);
-        let slot = duration_ms(since) + u64::from(!since.subsec_nanos().is_multiple_of(1_000_000));
+        let slot = hale_util::millis(since) + u64::from(!since.subsec_nanos().is_multiple_of(1_000_000));
         let spare = &mut self.spare;
         self.buckets
             .entry(slot)
@@ -53,7 +51,7 @@ impl<T> DueBuckets<T> {
 
     /// Takes the earliest bucket if it is due at `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Vec<T>> {
-        let now_ms = duration_ms(now.saturating_duration_since(self.epoch));
+        let now_ms = hale_util::millis(now.saturating_duration_since(self.epoch));
         let entry = self.buckets.first_entry()?;
         (*entry.key() <= now_ms).then(|| entry.remove())
     }

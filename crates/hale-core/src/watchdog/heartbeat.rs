@@ -64,7 +64,7 @@ impl Heartbeat {
     }
 
     fn with(epoch: Instant, coarse: Option<CoarseClock>) -> Self {
-        let now_ms = duration_ms(Instant::now().saturating_duration_since(epoch));
+        let now_ms = hale_util::millis(Instant::now().saturating_duration_since(epoch));
         Self {
             cell: Arc::new(HeartbeatCell {
                 epoch,
@@ -166,7 +166,7 @@ impl Heartbeat {
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
-        duration_ms(Instant::now().saturating_duration_since(self.cell.epoch))
+        hale_util::millis(Instant::now().saturating_duration_since(self.cell.epoch))
     }
 
     pub(crate) fn epoch(&self) -> Instant {
@@ -190,10 +190,6 @@ impl Heartbeat {
     pub(crate) fn is_degraded(&self) -> bool {
         self.cell.degraded.load(Ordering::Relaxed)
     }
-}
-
-pub(crate) fn duration_ms(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -72,7 +72,6 @@ use actor::WatchdogActor;
 pub(crate) use actor::{ExitNotice, Registration, WatchdogMsg};
 pub(crate) use coarse::CoarseClock;
 pub use heartbeat::Heartbeat;
-pub(crate) use heartbeat::duration_ms;
 pub(crate) use per_message::PerMessage;
 pub(crate) use probe::run_probe;
 pub use spec::{BeatMode, Probe, Watch};
@@ -123,7 +122,7 @@ impl WatchdogStats {
 
     fn record_lateness(&self, late: Duration) {
         self.lateness_max_ms
-            .fetch_max(heartbeat::duration_ms(late), Ordering::Relaxed);
+            .fetch_max(hale_util::millis(late), Ordering::Relaxed);
     }
 }
 

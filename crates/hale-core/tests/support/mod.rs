@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hale_core::{
-    ChildCounts, ChildSpec, ChildStatus, EventStream, ExitReason, HealingEvent, HealingEventKind, StartError,
+    ChildCounts, ChildSpec, ChildState, EventStream, ExitReason, HealingEvent, HealingEventKind, StartError,
     StartOutcome, Supervisor, SupervisorRef, SupervisorSpec, SupervisorStartError,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -318,17 +318,17 @@ pub async fn otp_counts(sup: &SupervisorRef) -> [usize; 4] {
 }
 
 /// Each child's id and status, in start order.
-pub async fn statuses(sup: &SupervisorRef) -> Vec<(String, ChildStatus)> {
+pub async fn statuses(sup: &SupervisorRef) -> Vec<(String, ChildState)> {
     sup.which_children()
         .await
         .expect("supervisor answers")
         .into_iter()
-        .map(|info| (info.id, info.status))
+        .map(|info| (info.id, info.state))
         .collect()
 }
 
 /// `statuses` in a form that is short to write out in an assertion.
-pub fn rows(expected: &[(&str, ChildStatus)]) -> Vec<(String, ChildStatus)> {
+pub fn rows(expected: &[(&str, ChildState)]) -> Vec<(String, ChildState)> {
     expected
         .iter()
         .map(|(id, status)| ((*id).to_owned(), *status))
@@ -469,7 +469,7 @@ pub async fn events_through(
         let event = tokio::time::timeout(WAIT, events.recv())
             .await
             .ok()
-            .flatten()
+            .and_then(Result::ok)
             .unwrap_or_else(|| panic!("the awaited event never came; saw {seen:#?}"));
         let done = last(&event);
         seen.push((event.path.to_string(), event.kind));

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::CircuitBreaker;
 use crate::builder::PolicyBuilder;
 use crate::error::ConfigError;
-use crate::events::EventBus;
+use crate::events::ResilienceBus;
 
 /// Which recent calls the failure and slow-call rates are computed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,7 +177,7 @@ impl crate::builder::sealed::Build for BreakerConfig {
         self.validate(name)
     }
 
-    fn build_valid(self, name: Arc<str>, events: EventBus) -> CircuitBreaker {
+    fn build_valid(self, name: Arc<str>, events: ResilienceBus) -> CircuitBreaker {
         CircuitBreaker::from_valid(name, self, events)
     }
 }

@@ -14,7 +14,7 @@ use super::state::BreakerState;
 use crate::builder::PolicyBuilder;
 use crate::classify::{CallOutcome, Classify, call_outcome};
 use crate::error::{ConfigError, Rejection, ResilienceError};
-use crate::events::{EventBus, EventKind};
+use crate::events::{EventKind, ResilienceBus};
 use crate::registry::Registry;
 use crate::stats::{bump, counters};
 use crate::util::lock;
@@ -123,7 +123,7 @@ struct Shared {
     /// a closed breaker admits a call with one atomic load and no lock.
     published: AtomicU64,
     machine: Mutex<Machine>,
-    events: EventBus,
+    events: ResilienceBus,
     counters: BreakerCounters,
 }
 
@@ -135,11 +135,11 @@ impl CircuitBreaker {
 
     /// A registry that creates one breaker per dependency name with `config`, all
     /// reporting to `events`. The settings are checked once, here.
-    pub fn registry(config: BreakerConfig, events: &EventBus) -> Result<Registry<Self>, ConfigError> {
+    pub fn registry(config: BreakerConfig, events: &ResilienceBus) -> Result<Registry<Self>, ConfigError> {
         Registry::from_config(config, events)
     }
 
-    pub(super) fn from_valid(name: Arc<str>, config: BreakerConfig, events: EventBus) -> Self {
+    pub(super) fn from_valid(name: Arc<str>, config: BreakerConfig, events: ResilienceBus) -> Self {
         let machine = Machine::new(config.clone(), Instant::now());
         Self {
             shared: Arc::new(Shared {

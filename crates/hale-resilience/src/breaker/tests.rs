@@ -9,7 +9,7 @@ use tokio::time::{advance, sleep};
 use super::*;
 use crate::classify::{CallOutcome, Classifier};
 use crate::error::{Rejection, ResilienceError};
-use crate::events::{EventBus, EventKind};
+use crate::events::{EventKind, ResilienceBus};
 
 fn breaker(window: u32, minimum: u32, half_open: u32) -> CircuitBreaker {
     CircuitBreaker::builder("dep")
@@ -204,7 +204,7 @@ async fn manual_states_hold_until_reset() {
 
 #[tokio::test(start_paused = true)]
 async fn every_transition_is_an_event() {
-    let bus = EventBus::new();
+    let bus = ResilienceBus::new();
     let mut events = bus.subscribe();
     let b = CircuitBreaker::builder("llm")
         .count_window(2)
@@ -251,7 +251,7 @@ async fn a_registry_shares_one_breaker_per_name() {
             minimum_calls: 2,
             ..BreakerConfig::default()
         },
-        &EventBus::new(),
+        &ResilienceBus::new(),
     )
     .unwrap();
     let agents: Vec<CircuitBreaker> = (0..2).map(|_| registry.get("maps")).collect();
@@ -265,7 +265,7 @@ async fn a_registry_shares_one_breaker_per_name() {
                 half_open_calls: 0,
                 ..BreakerConfig::default()
             },
-            &EventBus::new()
+            &ResilienceBus::new()
         )
         .is_err()
     );

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::outcome::{AlternativeFailure, Answer, AnsweredBy, Escalation, EscalationFailed};
 use crate::error::{ConfigError, ResilienceError};
-use crate::events::{EventBus, EventKind};
+use crate::events::{EventKind, ResilienceBus};
 use crate::stats::{bump, counters};
 use crate::util::{BoxFuture, lift};
 
@@ -66,7 +66,7 @@ struct Shared<I, T, E> {
     name: Arc<str>,
     alternatives: Vec<Alternative<I, T, E>>,
     escalation: EscalationFn<I, T, E>,
-    events: EventBus,
+    events: ResilienceBus,
     counters: FallbackCounters,
 }
 
@@ -76,7 +76,7 @@ struct Shared<I, T, E> {
 pub struct FallbackChainBuilder<I, T, E> {
     name: Arc<str>,
     alternatives: Vec<Alternative<I, T, E>>,
-    events: EventBus,
+    events: ResilienceBus,
 }
 
 impl<I, T, E> FallbackChain<I, T, E>
@@ -90,7 +90,7 @@ where
         FallbackChainBuilder {
             name: name.into(),
             alternatives: Vec::new(),
-            events: EventBus::default(),
+            events: ResilienceBus::default(),
         }
     }
 
@@ -211,7 +211,7 @@ where
     }
 
     /// Reports fallbacks and escalations to `bus` (they are traced either way).
-    pub fn events(mut self, bus: &EventBus) -> Self {
+    pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = bus.clone();
         self
     }

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::error::{Rejection, ResilienceError};
-use crate::events::{EventBus, EventKind};
+use crate::events::{EventKind, ResilienceBus};
 use crate::retry::RetryPolicy;
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -24,7 +24,7 @@ fn logged(
 #[tokio::test]
 async fn alternatives_are_tried_in_order_until_one_answers() {
     let log = Log::default();
-    let bus = EventBus::new();
+    let bus = ResilienceBus::new();
     let mut events = bus.subscribe();
     let chain = FallbackChain::builder("answer")
         .alternative("primary", logged(&log, "primary", Err("503")))
@@ -86,7 +86,7 @@ async fn when_everything_fails_the_escalation_gets_the_input_and_every_failure()
     let log = Log::default();
     let tickets: Arc<Mutex<Vec<String>>> = Arc::default();
     let queue = Arc::clone(&tickets);
-    let bus = EventBus::new();
+    let bus = ResilienceBus::new();
     let mut events = bus.subscribe();
     let chain = FallbackChain::builder("answer")
         .alternative("primary", logged(&log, "primary", Err("503")))

@@ -25,11 +25,10 @@
 //! maximum interval below the initial one, or unlimited attempts without a deadline are
 //! [`ConfigError`](crate::ConfigError)s.
 
-mod backoff;
 mod policy;
 mod run;
 
-pub use backoff::Jitter;
+pub use hale_util::Jitter;
 pub use policy::{RetryConfig, RetryPolicy, RetryStats};
 
 #[cfg(test)]

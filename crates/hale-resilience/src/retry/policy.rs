@@ -7,11 +7,11 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde::{Deserialize, Serialize};
 
-use super::backoff::{Backoff, Jitter};
 use crate::builder::PolicyBuilder;
 use crate::error::ConfigError;
-use crate::events::EventBus;
+use crate::events::ResilienceBus;
 use crate::stats::counters;
+use hale_util::{Backoff, Jitter};
 
 /// Retry settings, on the model of Temporal's retry policy.
 ///
@@ -125,7 +125,7 @@ impl crate::builder::sealed::Build for RetryConfig {
         self.validate(name)
     }
 
-    fn build_valid(self, name: Arc<str>, events: EventBus) -> RetryPolicy {
+    fn build_valid(self, name: Arc<str>, events: ResilienceBus) -> RetryPolicy {
         let rng = match self.seed {
             Some(seed) => SmallRng::seed_from_u64(seed),
             None => rand::make_rng(),
@@ -202,7 +202,7 @@ pub(super) struct RetryShared {
     pub(super) config: RetryConfig,
     pub(super) backoff: Backoff,
     pub(super) rng: Mutex<SmallRng>,
-    pub(super) events: EventBus,
+    pub(super) events: ResilienceBus,
     pub(super) counters: RetryCounters,
 }
 

@@ -11,7 +11,7 @@ use crate::classify::{Classify, RetryDecision, retry_decision};
 use crate::error::ResilienceError;
 use crate::events::{EventKind, GiveUpReason};
 use crate::stats::bump;
-use crate::util::{duration_millis, lock};
+use crate::util::{lock, millis};
 
 impl RetryPolicy {
     crate::util::classified_calls!(FnMut, Display);
@@ -93,7 +93,7 @@ impl RetryPolicy {
                 &shared.name,
                 EventKind::RetryScheduled {
                     attempt,
-                    delay_ms: duration_millis(delay),
+                    delay_ms: millis(delay),
                     error: error.to_string(),
                 },
             );

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::*;
 use crate::classify::{Classifier, ErrorClass};
 use crate::error::ResilienceError;
-use crate::events::{EventBus, EventKind, GiveUpReason};
+use crate::events::{EventKind, GiveUpReason, ResilienceBus};
 
 #[derive(Debug, Clone, PartialEq)]
 enum TestError {
@@ -165,7 +165,7 @@ async fn the_deadline_cancels_a_running_attempt() {
 
 #[tokio::test(start_paused = true)]
 async fn non_retryable_errors_are_not_retried() {
-    let bus = EventBus::new();
+    let bus = ResilienceBus::new();
     let mut events = bus.subscribe();
     let policy = RetryPolicy::builder("svc")
         .maximum_attempts(5)
@@ -220,7 +220,7 @@ async fn a_retry_after_hint_is_a_floor_on_the_delay() {
 
 #[tokio::test(start_paused = true)]
 async fn every_retry_is_reported_and_counted() {
-    let bus = EventBus::new();
+    let bus = ResilienceBus::new();
     let mut events = bus.subscribe();
     let policy = RetryPolicy::builder("svc")
         .initial_interval(Duration::from_millis(10))

@@ -11,156 +11,18 @@
 //! [`ChildRef::send_within`] instead waits for the child to be running again,
 //! up to a bound you give, and then sends.
 
+mod child_ref_error;
+
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{ActorCell, ActorRef, ActorStatus, Message, MessagingErr};
-use tokio::sync::{Notify, watch};
 
+use crate::child::{ChildState, Incarnation, Subscription};
 use crate::path::ChildPath;
 
-/// The incarnation a supervisor publishes for one child.
-#[derive(Clone, Debug)]
-pub(crate) enum Incarnation {
-    Running(ActorCell),
-    Restarting,
-    Stopped,
-    Removed,
-}
-
-/// The supervisor's end: publishes each new incarnation of one child.
-///
-/// The value lives in a watch channel; waiters are woken through a `Notify`
-/// instead of the channel's own wake-up, which picks waiters in a random
-/// order. With `Notify` the order is fixed, so a single-threaded run on a
-/// paused clock (a chaos run) replays exactly even when several callers wait
-/// for the same child.
-pub(crate) struct Publisher {
-    value: watch::Sender<Incarnation>,
-    changed: Arc<Notify>,
-}
-
-impl Publisher {
-    pub(crate) fn new(first: Incarnation) -> Self {
-        Self {
-            value: watch::Sender::new(first),
-            changed: Arc::new(Notify::new()),
-        }
-    }
-
-    pub(crate) fn publish(&self, incarnation: Incarnation) {
-        self.value.send_replace(incarnation);
-        self.changed.notify_waiters();
-    }
-
-    pub(crate) fn subscribe(&self) -> Subscription {
-        Subscription {
-            value: self.value.subscribe(),
-            changed: Arc::clone(&self.changed),
-        }
-    }
-}
-
-impl Drop for Publisher {
-    /// A child whose publisher is gone (its spec removed, or its supervisor
-    /// exited) is removed for good: say so to everyone waiting.
-    fn drop(&mut self) {
-        self.publish(Incarnation::Removed);
-    }
-}
-
-/// A reference's end of a [`Publisher`].
-#[derive(Clone, Debug)]
-pub(crate) struct Subscription {
-    value: watch::Receiver<Incarnation>,
-    changed: Arc<Notify>,
-}
-
-/// Why a message could not be sent through a [`ChildRef`]. Every variant
-/// hands the message back.
-#[derive(thiserror::Error)]
-pub enum ChildRefError<M> {
-    /// The child is being restarted; try again shortly, or use
-    /// [`ChildRef::send_within`].
-    #[error("child `{path}` is restarting")]
-    Restarting {
-        /// The child.
-        path: ChildPath,
-        /// The message, unsent.
-        message: M,
-    },
-    /// The child is not running and its supervisor will not restart it by
-    /// itself (it exited normally, was terminated, or just died and its
-    /// supervisor has not handled the exit yet).
-    #[error("child `{path}` is not running")]
-    NotRunning {
-        /// The child.
-        path: ChildPath,
-        /// The message, unsent.
-        message: M,
-    },
-    /// The child's spec was removed from its supervisor, or the supervisor
-    /// is gone: this reference will never reach a child again.
-    #[error("child `{path}` was removed")]
-    Removed {
-        /// The child.
-        path: ChildPath,
-        /// The message, unsent.
-        message: M,
-    },
-    /// The current incarnation does not take this message type (its start
-    /// function spawned a different kind of actor).
-    #[error("child `{path}` does not take this message type")]
-    WrongMessageType {
-        /// The child.
-        path: ChildPath,
-        /// The message, unsent.
-        message: M,
-    },
-    /// ractor refused the message for a reason that does not give it back.
-    #[error("child `{path}` refused the message: {reason}")]
-    Undeliverable {
-        /// The child.
-        path: ChildPath,
-        /// ractor's error.
-        reason: String,
-    },
-    /// [`ChildRef::send_within`] waited its whole bound and the child was
-    /// still not running.
-    #[error("child `{path}` was not running within {waited:?}")]
-    TimedOut {
-        /// The child.
-        path: ChildPath,
-        /// How long it waited.
-        waited: Duration,
-        /// The message, unsent.
-        message: M,
-    },
-}
-
-impl<M> ChildRefError<M> {
-    /// The message that was not sent (`None` only for
-    /// [`Undeliverable`](Self::Undeliverable)).
-    pub fn into_message(self) -> Option<M> {
-        match self {
-            Self::Restarting { message, .. }
-            | Self::NotRunning { message, .. }
-            | Self::Removed { message, .. }
-            | Self::WrongMessageType { message, .. }
-            | Self::TimedOut { message, .. } => Some(message),
-            Self::Undeliverable { .. } => None,
-        }
-    }
-}
-
-impl<M> fmt::Debug for ChildRefError<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The message type need not be Debug: show the reason only.
-        write!(f, "ChildRefError({self})")
-    }
-}
+pub use child_ref_error::ChildRefError;
 
 /// A reference to whichever incarnation of a child is current. Cheap to
 /// clone; obtain one with
@@ -211,14 +73,96 @@ impl<M: Message> ChildRef<M> {
 
     /// The current incarnation, if the child runs: use it for ractor's
     /// `call` and friends.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ractor::{Actor, ActorProcessingErr, ActorRef};
+    /// # #[derive(Clone)]
+    /// # struct Counter;
+    /// # impl Actor for Counter {
+    /// #     type Msg = u32;
+    /// #     type State = u32;
+    /// #     type Arguments = ();
+    /// #     async fn pre_start(&self, _: ActorRef<u32>, _: ()) -> Result<u32, ActorProcessingErr> { Ok(0) }
+    /// #     async fn handle(&self, _: ActorRef<u32>, n: u32, total: &mut u32) -> Result<(), ActorProcessingErr> {
+    /// #         *total += n;
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hale_core::{ChildSpec, Supervisor, SupervisorSpec};
+    ///
+    /// let root = Supervisor::start(SupervisorSpec::new("root").child(ChildSpec::actor("counter", Counter, ()))).await?;
+    /// let counter = root.child_ref::<u32>("counter").await?;
+    /// let first = counter.current().expect("running");
+    /// root.terminate_child("counter").await?;
+    /// assert!(counter.current().is_none());
+    /// root.restart_child("counter").await?;
+    /// assert_ne!(counter.current().expect("running again").get_id(), first.get_id());
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn current(&self) -> Option<ActorRef<M>> {
+        self.current_cell().map(ActorRef::from)
+    }
+
+    pub(crate) fn current_cell(&self) -> Option<ActorCell> {
+        self.incarnation.value.borrow().actor().cloned()
+    }
+
+    /// What the child is doing, as far as its references know; `None` once
+    /// it was removed for good.
+    pub(crate) fn state(&self) -> Option<ChildState> {
         match &*self.incarnation.value.borrow() {
-            Incarnation::Running(cell) => Some(ActorRef::from(cell.clone())),
-            _ => None,
+            Incarnation::Running(_) => Some(ChildState::Running),
+            Incarnation::Restarting => Some(ChildState::Restarting),
+            Incarnation::Stopped => Some(ChildState::Stopped),
+            Incarnation::Removed => None,
         }
     }
 
     /// Sends to the current incarnation, or says at once why it cannot.
+    ///
+    /// # Errors
+    ///
+    /// Every [`ChildRefError`] but [`TimedOut`](ChildRefError::TimedOut):
+    /// the child is restarting, not running, removed, of another message
+    /// type, or ractor refused the message. All but
+    /// [`Undeliverable`](ChildRefError::Undeliverable) hand the message back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ractor::{Actor, ActorProcessingErr, ActorRef};
+    /// # #[derive(Clone)]
+    /// # struct Counter;
+    /// # impl Actor for Counter {
+    /// #     type Msg = u32;
+    /// #     type State = u32;
+    /// #     type Arguments = ();
+    /// #     async fn pre_start(&self, _: ActorRef<u32>, _: ()) -> Result<u32, ActorProcessingErr> { Ok(0) }
+    /// #     async fn handle(&self, _: ActorRef<u32>, n: u32, total: &mut u32) -> Result<(), ActorProcessingErr> {
+    /// #         *total += n;
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hale_core::{ChildSpec, Supervisor, SupervisorSpec};
+    ///
+    /// let root = Supervisor::start(SupervisorSpec::new("root").child(ChildSpec::actor("counter", Counter, ()))).await?;
+    /// let counter = root.child_ref::<u32>("counter").await?;
+    /// counter.send(2)?;
+    /// root.terminate_child("counter").await?;
+    /// let refused = counter.send(3).unwrap_err();
+    /// assert_eq!(refused.into_message(), Some(3), "nothing is lost");
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn send(&self, message: M) -> Result<(), ChildRefError<M>> {
         // The hot path: send under the read guard, so a message costs no
         // clone of the cell or the path (the path is cloned only for an
@@ -227,15 +171,58 @@ impl<M: Message> ChildRef<M> {
         self.send_to(&current, message)
     }
 
-    /// Waits up to `limit` for the child to be running, then sends. Returns
-    /// [`ChildRefError::TimedOut`] if it is not running by then, or
-    /// [`ChildRefError::Removed`] as soon as it is removed.
+    /// Waits up to `limit` for the child to be running, then sends. Any
+    /// `limit` is fine: `Duration::MAX` waits for as long as the child takes.
     ///
     /// An incarnation that has died but whose supervisor has not handled the
     /// exit yet does not count as running: the message waits for the next
     /// one instead of being refused.
+    ///
+    /// # Errors
+    ///
+    /// [`ChildRefError::TimedOut`] if it is not running by then,
+    /// [`ChildRefError::Removed`] as soon as it is removed, and otherwise as
+    /// [`send`](Self::send). The message comes back in every case but
+    /// [`Undeliverable`](ChildRefError::Undeliverable).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes drops the message unsent
+    /// (it is inside the future); a message that was sent stays sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ractor::{Actor, ActorProcessingErr, ActorRef};
+    /// # #[derive(Clone)]
+    /// # struct Counter;
+    /// # impl Actor for Counter {
+    /// #     type Msg = u32;
+    /// #     type State = u32;
+    /// #     type Arguments = ();
+    /// #     async fn pre_start(&self, _: ActorRef<u32>, _: ()) -> Result<u32, ActorProcessingErr> { Ok(0) }
+    /// #     async fn handle(&self, _: ActorRef<u32>, n: u32, total: &mut u32) -> Result<(), ActorProcessingErr> {
+    /// #         *total += n;
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hale_core::{ChildSpec, Supervisor, SupervisorSpec};
+    ///
+    /// let root = Supervisor::start(SupervisorSpec::new("root").child(ChildSpec::actor("counter", Counter, ()))).await?;
+    /// let counter = root.child_ref::<u32>("counter").await?;
+    /// root.terminate_child("counter").await?;
+    /// let later = counter.clone();
+    /// let send = tokio::spawn(async move { later.send_within(5, std::time::Duration::from_secs(5)).await });
+    /// root.restart_child("counter").await?;
+    /// assert!(send.await?.is_ok(), "sent to the new incarnation");
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn send_within(&self, message: M, limit: Duration) -> Result<(), ChildRefError<M>> {
-        let deadline = tokio::time::Instant::now() + limit;
+        let deadline = hale_util::deadline_after(tokio::time::Instant::now(), limit);
         let mut message = message;
         loop {
             // Registered before the check, so a change between the check
@@ -269,7 +256,7 @@ impl<M: Message> ChildRef<M> {
 
     fn send_to(&self, incarnation: &Incarnation, message: M) -> Result<(), ChildRefError<M>> {
         let path = || self.path.clone();
-        if self.incarnation.value.has_changed().is_err() {
+        if self.incarnation.is_closed() {
             return Err(ChildRefError::Removed {
                 path: path(),
                 message,

@@ -1,17 +1,20 @@
-//! What every supervisor handle needs: calls into the mailbox, a graceful
-//! stop with a bound, and waiting for the exit reason.
+//! [`Control`]: what every supervisor handle needs (calls into the mailbox,
+//! a graceful stop with a bound, waiting for the exit reason), and
+//! [`ExitSlot`], where a supervisor's exit reason is kept.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ractor::rpc::CallResult;
-use ractor::{Actor, ActorCell, ActorRef, Message, RpcReplyPort, SpawnErr};
+use ractor::{Actor, ActorCell, ActorRef, RpcReplyPort, SpawnErr};
 
 use crate::error::{CallError, SupervisorStartError};
 use crate::events::{EventBus, HealingEventKind};
 use crate::exit::{ExitReason, NORMAL, SHUTDOWN};
 use crate::path::ChildPath;
 use crate::shutdown::KILL_CONFIRM_TIMEOUT;
+use crate::spec::StartError;
+use crate::supervisor::SupervisorMsg;
 
 /// Where a supervisor's exit reason is kept for `wait`: the first reason
 /// recorded wins.
@@ -22,48 +25,39 @@ impl ExitSlot {
     /// Records `reason` unless one is recorded already; returns the one that
     /// stands.
     pub(crate) fn settle(&self, reason: ExitReason) -> ExitReason {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_or_insert(reason)
-            .clone()
+        hale_util::lock(&self.0).get_or_insert(reason).clone()
     }
 
     /// Records `reason` whatever was recorded before.
     pub(crate) fn overwrite(&self, reason: ExitReason) -> ExitReason {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
+        *hale_util::lock(&self.0) = Some(reason.clone());
         reason
     }
 
     pub(crate) fn get(&self) -> Option<ExitReason> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        hale_util::lock(&self.0).clone()
     }
 }
 
 /// The parts of a handle shared by [`SupervisorRef`](crate::SupervisorRef)
 /// and [`DynamicSupervisorRef`](crate::DynamicSupervisorRef).
-pub(crate) struct Control<M> {
-    pub(crate) actor: ActorRef<M>,
+#[derive(Clone)]
+pub(crate) struct Control {
+    pub(crate) actor: ActorRef<SupervisorMsg>,
     pub(crate) path: ChildPath,
     pub(crate) events: EventBus,
     pub(crate) exit: Arc<ExitSlot>,
+    /// Whether the supervisor is a dynamic one.
+    pub(crate) dynamic: bool,
 }
 
-impl<M> Clone for Control<M> {
-    fn clone(&self) -> Self {
-        Self {
-            actor: self.actor.clone(),
-            path: self.path.clone(),
-            events: self.events.clone(),
-            exit: Arc::clone(&self.exit),
-        }
-    }
-}
-
-impl<M: Message> Control<M> {
+impl Control {
     /// Sends a request and waits for the answer; fails if the supervisor
     /// exits first.
-    pub(crate) async fn call<T>(&self, message: impl FnOnce(RpcReplyPort<T>) -> M) -> Result<T, CallError>
+    pub(crate) async fn call<T>(
+        &self,
+        message: impl FnOnce(RpcReplyPort<T>) -> SupervisorMsg,
+    ) -> Result<T, CallError>
     where
         T: Send + 'static,
     {
@@ -101,12 +95,12 @@ impl<M: Message> Control<M> {
 
 /// Spawns a supervisor actor (linked to `parent`, if any) and maps a failed
 /// start back to the typed error its `pre_start` returned.
-pub(crate) async fn spawn_supervisor<A: Actor>(
+pub(crate) async fn spawn_supervisor<A: Actor<Msg = SupervisorMsg>>(
     handler: A,
     args: A::Arguments,
     parent: Option<ActorCell>,
     path: &ChildPath,
-) -> Result<ActorRef<A::Msg>, SupervisorStartError> {
+) -> Result<ActorRef<SupervisorMsg>, SupervisorStartError> {
     let spawned = match parent {
         Some(parent) => Actor::spawn_linked(None, handler, args, parent).await,
         None => Actor::spawn(None, handler, args).await,
@@ -115,9 +109,9 @@ pub(crate) async fn spawn_supervisor<A: Actor>(
         Ok((actor, _join)) => return Ok(actor),
         Err(SpawnErr::StartupFailed(cause)) => match cause.downcast::<SupervisorStartError>() {
             Ok(error) => return Err(*error),
-            Err(other) => other.to_string(),
+            Err(other) => StartError::from(SpawnErr::StartupFailed(other)),
         },
-        Err(other) => other.to_string(),
+        Err(other) => StartError::from(other),
     };
     Err(SupervisorStartError::Spawn {
         supervisor: path.clone(),
@@ -127,7 +121,7 @@ pub(crate) async fn spawn_supervisor<A: Actor>(
 
 /// Ends a supervisor that gave up or shut down automatically: its children
 /// are already stopped; it exits with reason `shutdown`.
-pub(crate) fn exit_with_shutdown<M: Message>(myself: &ActorRef<M>, exit: &ExitSlot) {
+pub(crate) fn exit_with_shutdown(myself: &ActorRef<SupervisorMsg>, exit: &ExitSlot) {
     exit.settle(ExitReason::Shutdown(None));
     myself.stop(Some(SHUTDOWN.to_owned()));
 }

@@ -1,0 +1,291 @@
+//! [`Child`]: one child as its supervisor holds it: the spec and what runs
+//! of it, and the steps of its life (start, stop, exit) with their events.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use ractor::{ActorCell, ActorId, ActorStatus};
+use tokio::time::Instant;
+
+use crate::backoff::BackoffState;
+use crate::child::{ChildInfo, ChildState, Host, Incarnation, Publisher, Subscription};
+use crate::dynamic::DynamicChildId;
+use crate::events::{EventBus, HealingEventKind, StopCause};
+use crate::exit::ExitReason;
+use crate::health::{NodeHealth, RESTART_HISTORY};
+use crate::path::ChildPath;
+use crate::shutdown::{KILL_CONFIRM_TIMEOUT, stop_child};
+use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
+use crate::watchdog::{BeatMode, Heartbeat, Registration, Watch, Watchdog};
+
+/// The reason given to a child that died before its supervisor could link
+/// it (a start function that spawned it unlinked): its true reason is lost,
+/// so it counts as abnormal.
+pub(crate) const EXITED_BEFORE_LINK: &str = "exited before its supervisor could link it";
+
+/// Why a child is being started, which decides the event it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartKind {
+    /// At boot or through the API.
+    Fresh,
+    /// By the supervisor, after an exit.
+    Restart,
+}
+
+/// A child spec with its current incarnation and restart count. Every change
+/// of incarnation is published to the child's [`ChildRef`](crate::ChildRef)s.
+pub(crate) struct Child {
+    pub(crate) spec: ChildSpec,
+    pub(crate) path: ChildPath,
+    /// For a child of a dynamic supervisor: its handle and unique key.
+    pub(crate) dynamic: Option<(DynamicChildId, Option<String>)>,
+    incarnation: Incarnation,
+    pub(crate) restarts: u32,
+    /// Made on the first [`follow`](Self::follow): a child no reference
+    /// follows (most dynamic children) does not pay for a watch channel.
+    publisher: Option<Publisher>,
+    /// Bumped on every change of incarnation, so a delayed restart scheduled
+    /// for an earlier state can tell it is stale.
+    generation: u64,
+    heartbeat: Option<Heartbeat>,
+    watching: Option<(Watchdog, u64)>,
+    started_at: Instant,
+    last_exit: Option<ExitReason>,
+    /// When the supervisor last restarted it (Unix ms), newest last, at most
+    /// [`RESTART_HISTORY`].
+    recent_restarts_ms: VecDeque<u64>,
+    /// Boxed: its seeded RNG is most of a `Child`'s size, and few children
+    /// have a backoff policy.
+    backoff: Option<Box<BackoffState>>,
+}
+
+impl Child {
+    pub(crate) fn new(spec: ChildSpec, path: ChildPath) -> Self {
+        Self {
+            spec,
+            path,
+            dynamic: None,
+            incarnation: Incarnation::Stopped,
+            restarts: 0,
+            publisher: None,
+            generation: 0,
+            heartbeat: None,
+            watching: None,
+            started_at: Instant::now(),
+            last_exit: None,
+            recent_restarts_ms: VecDeque::new(),
+            backoff: None,
+        }
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub(crate) fn incarnation(&self) -> &Incarnation {
+        &self.incarnation
+    }
+
+    pub(crate) fn set(&mut self, incarnation: Incarnation) {
+        if !matches!(incarnation, Incarnation::Running(_)) {
+            self.unwatch();
+        }
+        self.generation += 1;
+        self.incarnation = incarnation;
+        if let Some(publisher) = &self.publisher {
+            publisher.publish(self.incarnation.clone());
+        }
+    }
+
+    /// Calls the start function with the host's supervisor as the parent.
+    /// Returns the running actor, or `None` if the start answered ignore;
+    /// emits the matching event.
+    pub(crate) async fn start(
+        &mut self,
+        host: &Host,
+        kind: StartKind,
+    ) -> Result<Option<ActorCell>, StartError> {
+        let heartbeat = Heartbeat::on_clock(host.watchdog.clock());
+        let watch = self.spec.watch.as_deref();
+        let ctx = StartContext {
+            supervisor: host.supervisor.clone(),
+            path: self.path.clone(),
+            events: host.events.clone(),
+            watchdog: host.watchdog.clone(),
+            heartbeat: heartbeat.clone(),
+            per_message: watch.is_some_and(|watch| watch.mode == BeatMode::PerMessage),
+            kill_wait: watch.map_or(KILL_CONFIRM_TIMEOUT, |watch| watch.kill_wait),
+        };
+        let (result, event) = match self.spec.start(ctx).await {
+            Ok(StartOutcome::Started(actor)) => {
+                self.running(host, &actor, heartbeat);
+                let event = match kind {
+                    StartKind::Fresh => HealingEventKind::ChildStarted,
+                    StartKind::Restart => {
+                        self.restarts += 1;
+                        if self.recent_restarts_ms.len() == RESTART_HISTORY {
+                            self.recent_restarts_ms.pop_front();
+                        }
+                        self.recent_restarts_ms.push_back(hale_util::unix_millis());
+                        HealingEventKind::ChildRestarted {
+                            restarts: self.restarts,
+                        }
+                    }
+                };
+                (Ok(Some(actor)), event)
+            }
+            Ok(StartOutcome::Ignore) => {
+                self.set(Incarnation::Stopped);
+                (Ok(None), HealingEventKind::ChildIgnored)
+            }
+            Err(cause) => {
+                let text = cause.to_string();
+                let event = match kind {
+                    StartKind::Fresh => HealingEventKind::StartFailed { cause: text },
+                    StartKind::Restart => HealingEventKind::RestartFailed { cause: text },
+                };
+                (Err(cause), event)
+            }
+        };
+        host.events.emit(&self.path, event);
+        result
+    }
+
+    /// Records a freshly started `actor`: links it, watches it if the spec
+    /// asks, and publishes it.
+    fn running(&mut self, host: &Host, actor: &ActorCell, heartbeat: Heartbeat) {
+        // A no-op for actors spawned linked, as the contract asks; it
+        // rescues start functions that forgot to link.
+        actor.link(host.supervisor.clone());
+        if actor.get_status() == ActorStatus::Stopped {
+            // It died before the link existed, so no exit will be reported:
+            // report one. (A linked child that is Stopped here reported its
+            // exit already, on the supervision port, which the supervisor
+            // reads first; this notice then finds it gone and is ignored.)
+            let reason = ExitReason::Other(EXITED_BEFORE_LINK.to_owned());
+            (host.exit_notice)(actor.get_id(), reason);
+        }
+        self.set(Incarnation::Running(actor.clone()));
+        self.started_at = Instant::now();
+        if let Some(watch) = &self.spec.watch {
+            let id = host.watchdog.watch(Registration {
+                path: self.path.clone(),
+                actor: actor.clone(),
+                heartbeat: heartbeat.clone(),
+                watch: Watch::clone(watch),
+                exit_notice: host.exit_notice.clone(),
+            });
+            self.watching = Some((host.watchdog.clone(), id));
+        }
+        self.heartbeat = Some(heartbeat);
+    }
+
+    /// Stops the child if it runs, by its shutdown rule, and waits until it
+    /// has exited (or is declared stuck); emits the outcome.
+    pub(crate) async fn stop(&mut self, events: &EventBus, cause: StopCause) {
+        let Some(actor) = self.actor().cloned() else {
+            return;
+        };
+        // A slow shutdown is not a hang.
+        self.unwatch();
+        let outcome = stop_child(&actor, self.spec.shutdown_rule()).await;
+        self.set(Incarnation::Stopped);
+        events.emit(&self.path, HealingEventKind::ChildStopped { cause, outcome });
+    }
+
+    /// Records that the running incarnation exited by itself, and returns the
+    /// reason to act on: `hung` if the watchdog flagged it, whatever ractor
+    /// reported (a kill, or the `hung` stop it asked for).
+    pub(crate) fn exited(&mut self, reported: ExitReason) -> ExitReason {
+        let hung = self.heartbeat.as_ref().is_some_and(Heartbeat::is_hung);
+        let reason = if hung { ExitReason::Hung } else { reported };
+        self.last_exit = Some(reason.clone());
+        self.set(Incarnation::Stopped);
+        reason
+    }
+
+    /// The delay before the next restart, if the child has a backoff policy.
+    pub(crate) fn backoff_delay(&mut self) -> Option<(Duration, u32)> {
+        let policy = self.spec.backoff.as_ref()?;
+        let ran_for = Instant::now().saturating_duration_since(self.started_at);
+        let state = self
+            .backoff
+            .get_or_insert_with(|| Box::new(BackoffState::new(policy.clone())));
+        Some(state.next_delay(ran_for))
+    }
+
+    fn unwatch(&mut self) {
+        if let Some((watchdog, id)) = self.watching.take() {
+            watchdog.unwatch(id);
+        }
+    }
+
+    /// What the child is doing now.
+    pub(crate) fn state(&self) -> ChildState {
+        let heartbeat = self.heartbeat.as_ref();
+        match (&self.incarnation, heartbeat) {
+            (Incarnation::Running(_), Some(beat)) if beat.is_hung() => ChildState::Hung,
+            (Incarnation::Running(_), Some(beat)) if beat.is_degraded() => ChildState::Degraded,
+            (Incarnation::Running(_), _) => ChildState::Running,
+            (Incarnation::Restarting, _) => ChildState::Restarting,
+            (Incarnation::Stopped | Incarnation::Removed, _) => ChildState::Stopped,
+        }
+    }
+
+    /// This child as a node of the health snapshot (without children).
+    pub(crate) fn health(&self) -> NodeHealth {
+        let heartbeat = self.heartbeat.as_ref().filter(|_| self.actor().is_some());
+        NodeHealth {
+            path: self.path.clone(),
+            kind: self.spec.kind,
+            state: self.state(),
+            ready: self.actor().is_some() && heartbeat.is_none_or(Heartbeat::is_ready),
+            restarts: self.restarts,
+            last_exit: self.last_exit.clone(),
+            heartbeat_age_ms: self
+                .spec
+                .watch
+                .as_ref()
+                .and(heartbeat)
+                .map(|beat| hale_util::millis(beat.age())),
+            recent_restarts_ms: self.recent_restarts_ms.iter().copied().collect(),
+            intensity: None,
+            children: Vec::new(),
+        }
+    }
+
+    /// A new subscription to this child's incarnations.
+    pub(crate) fn follow(&mut self) -> Subscription {
+        let current = self.incarnation.clone();
+        self.publisher
+            .get_or_insert_with(|| Publisher::new(current))
+            .subscribe()
+    }
+
+    /// The running actor, if one runs.
+    pub(crate) fn actor(&self) -> Option<&ActorCell> {
+        self.incarnation.actor()
+    }
+
+    pub(crate) fn is(&self, actor: ActorId) -> bool {
+        self.actor().is_some_and(|cell| cell.get_id() == actor)
+    }
+
+    pub(crate) fn info(&self) -> ChildInfo {
+        let (dynamic_id, key) = match &self.dynamic {
+            Some((id, key)) => (Some(*id), key.clone()),
+            None => (None, None),
+        };
+        ChildInfo {
+            id: self.spec.id.clone(),
+            path: self.path.clone(),
+            state: self.state(),
+            actor: self.actor().cloned(),
+            kind: self.spec.kind,
+            restart: self.spec.restart,
+            restarts: self.restarts,
+            dynamic_id,
+            key,
+        }
+    }
+}
