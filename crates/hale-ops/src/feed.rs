@@ -1,7 +1,11 @@
 //! The feed: one task per [`Ops`](crate::Ops) that reads the tree's healing
 //! events and the resilience events, counts them into the metrics, keeps
-//! the restart history and the breaker board, and passes each event on to
-//! the `/events` clients.
+//! the breaker board, and passes each event on to the `/events` clients.
+//!
+//! The tree's and the policies' buses are bounded too: if the feed falls
+//! more than a bus's capacity behind, the events it missed are counted in
+//! `hale_ops_events_missed_total` (the counters undercount by that much; the
+//! snapshot-based gauges and `/tree` are unaffected).
 //!
 //! The hand-off to clients is a `tokio::sync::broadcast` channel of bounded
 //! capacity ([`OpsBuilder::event_buffer`](crate::OpsBuilder::event_buffer)):
@@ -19,7 +23,6 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::breakers::BreakerBoard;
-use crate::history::RestartHistory;
 use crate::metrics::{OpsMetrics, ResilienceMetrics};
 use crate::source::{HealingFeed, Received, ResilienceFeed};
 use crate::workflows::AuditEntry;
@@ -54,7 +57,6 @@ impl OpsEvent {
 
 /// What the feed keeps, shared with the handlers.
 pub(crate) struct FeedState {
-    history: Mutex<RestartHistory>,
     breakers: Mutex<BreakerBoard>,
     events: broadcast::Sender<Arc<OpsEvent>>,
 }
@@ -63,14 +65,9 @@ impl FeedState {
     pub(crate) fn new(capacity: usize) -> Self {
         let (events, _) = broadcast::channel(capacity);
         Self {
-            history: Mutex::default(),
             breakers: Mutex::default(),
             events,
         }
-    }
-
-    pub(crate) fn history(&self) -> MutexGuard<'_, RestartHistory> {
-        self.history.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn breakers(&self) -> MutexGuard<'_, BreakerBoard> {
@@ -122,7 +119,6 @@ pub(crate) fn spawn(
                 received = healing.recv() => match received {
                     Received::Event(event) => {
                         counters.record(&event);
-                        state.history().record(&event);
                         state.publish(OpsEvent::Healing(event));
                     }
                     Received::Lagged(missed) => metrics.missed(missed),

@@ -52,7 +52,6 @@ pub mod browser;
 mod error;
 mod feed;
 pub mod health;
-mod history;
 mod metrics;
 mod ops;
 mod routes;

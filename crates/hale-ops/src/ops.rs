@@ -91,7 +91,7 @@ pub(crate) struct Inner {
 /// use hale_ops::Ops;
 ///
 /// let root = Supervisor::start(SupervisorSpec::new("root")).await?;
-/// let policies = hale_resilience::EventBus::new();
+/// let policies = hale_resilience::ResilienceBus::new();
 /// let ops = Ops::builder(root.clone())
 ///     .resilience(&policies)
 ///     .call_timeout(Duration::from_secs(1))
@@ -106,7 +106,7 @@ pub(crate) struct Inner {
 #[must_use = "call build() to get the Ops"]
 pub struct OpsBuilder {
     root: SupervisorRef,
-    resilience: Option<hale_resilience::EventBus>,
+    resilience: Option<hale_resilience::ResilienceBus>,
     tokens: Vec<AdminToken>,
     workflows: Option<Arc<dyn Workflows>>,
     protect_reads: bool,
@@ -201,8 +201,7 @@ impl Inner {
     pub(crate) async fn snapshot(&self) -> Result<TreeSnapshot, ApiError> {
         let health = self.source.health().await.map_err(ApiError::Unavailable)?;
         let breakers = self.feed.breakers().views();
-        let history = self.feed.history();
-        Ok(TreeSnapshot::build(&health, &history, breakers, unix_millis()))
+        Ok(TreeSnapshot::build(&health, breakers, unix_millis()))
     }
 
     /// Writes an audit entry: always to `tracing`, to the event stream, and
@@ -243,7 +242,7 @@ impl OpsBuilder {
     /// Also watch the resilience policies that emit to `bus`: their retries,
     /// rejections, fallbacks and breaker states show in `/metrics`,
     /// `/readyz` (open breakers) and `/events`.
-    pub fn resilience(mut self, bus: &hale_resilience::EventBus) -> Self {
+    pub fn resilience(mut self, bus: &hale_resilience::ResilienceBus) -> Self {
         self.resilience = Some(bus.clone());
         self
     }

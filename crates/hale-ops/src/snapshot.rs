@@ -6,34 +6,31 @@
 
 use std::collections::BTreeMap;
 
-use hale_core::{ChildKind, NodeHealth, NodeState};
+use hale_core::{ChildKind, ChildState, IntensityWindow, NodeHealth};
 use serde::{Deserialize, Serialize};
 
 use crate::breakers::BreakerView;
-use crate::history::RestartHistory;
 
 /// A node's state, as hale-core reports it.
-pub type State = NodeState;
+pub type State = ChildState;
 
 /// Every state, in the order `/metrics` lists them.
-pub(crate) const STATES: [State; 6] = [
-    NodeState::Starting,
-    NodeState::Running,
-    NodeState::Degraded,
-    NodeState::Restarting,
-    NodeState::Hung,
-    NodeState::Stopped,
+pub(crate) const STATES: [State; 5] = [
+    ChildState::Running,
+    ChildState::Degraded,
+    ChildState::Restarting,
+    ChildState::Hung,
+    ChildState::Stopped,
 ];
 
 /// A state's name, as in JSON and metric labels.
 pub(crate) fn state_name(state: State) -> &'static str {
     match state {
-        NodeState::Starting => "starting",
-        NodeState::Running => "running",
-        NodeState::Degraded => "degraded",
-        NodeState::Restarting => "restarting",
-        NodeState::Hung => "hung",
-        NodeState::Stopped => "stopped",
+        ChildState::Running => "running",
+        ChildState::Degraded => "degraded",
+        ChildState::Restarting => "restarting",
+        ChildState::Hung => "hung",
+        ChildState::Stopped => "stopped",
     }
 }
 
@@ -71,8 +68,8 @@ pub struct TreeNode {
     /// How many times its supervisor restarted it.
     pub restarts: u32,
     /// When its latest restarts happened (ms since the Unix epoch, oldest
-    /// first; at most 16).
-    pub restart_history_ms: Vec<u64>,
+    /// first; at most [`hale_core::RESTART_HISTORY`]).
+    pub recent_restarts_ms: Vec<u64>,
     /// Why its last incarnation exited, in words.
     pub last_exit: Option<String>,
     /// Whether that exit was abnormal (a crash, a kill, a hang).
@@ -121,19 +118,20 @@ impl IntensityView {
     }
 }
 
+impl From<IntensityWindow> for IntensityView {
+    fn from(window: IntensityWindow) -> Self {
+        Self::new(window.used, window.intensity, window.period_ms)
+    }
+}
+
 impl TreeSnapshot {
     /// Builds the snapshot from hale-core's health tree and what the feed
     /// has recorded.
-    pub(crate) fn build(
-        health: &NodeHealth,
-        history: &RestartHistory,
-        breakers: Vec<BreakerView>,
-        taken_at_ms: u64,
-    ) -> Self {
+    pub(crate) fn build(health: &NodeHealth, breakers: Vec<BreakerView>, taken_at_ms: u64) -> Self {
         let mut counts: BTreeMap<String, u64> =
             STATES.iter().map(|s| (state_name(*s).to_owned(), 0)).collect();
         let mut unready = 0;
-        let root = node(health, history, &mut counts, &mut unready);
+        let root = node(health, &mut counts, &mut unready);
         Self {
             taken_at_ms,
             root,
@@ -160,12 +158,7 @@ impl TreeSnapshot {
     }
 }
 
-fn node(
-    health: &NodeHealth,
-    history: &RestartHistory,
-    counts: &mut BTreeMap<String, u64>,
-    unready: &mut u64,
-) -> TreeNode {
+fn node(health: &NodeHealth, counts: &mut BTreeMap<String, u64>, unready: &mut u64) -> TreeNode {
     if let Some(count) = counts.get_mut(state_name(health.state)) {
         *count += 1;
     }
@@ -175,7 +168,7 @@ fn node(
     let children = health
         .children
         .iter()
-        .map(|child| node(child, history, counts, unready))
+        .map(|child| node(child, counts, unready))
         .collect();
     TreeNode {
         path: health.path.to_string(),
@@ -184,25 +177,16 @@ fn node(
         state: health.state,
         ready: health.ready,
         restarts: health.restarts,
-        restart_history_ms: history.of(&health.path),
+        recent_restarts_ms: health.recent_restarts_ms.clone(),
         last_exit: health.last_exit.as_ref().map(ToString::to_string),
         last_exit_abnormal: health
             .last_exit
             .as_ref()
             .is_some_and(|reason| !reason.is_normal()),
         heartbeat_age_ms: health.heartbeat_age_ms,
-        intensity: intensity_of(health),
+        intensity: health.intensity.map(IntensityView::from),
         children,
     }
-}
-
-/// A supervisor's intensity window, from its health node.
-///
-/// hale-core's snapshot does not report the window yet (the core's
-/// restructuring adds it to `NodeHealth`); until it does, every node answers
-/// `None` and the page shows no window rather than a guessed one.
-fn intensity_of(_health: &NodeHealth) -> Option<IntensityView> {
-    None
 }
 
 /// Whether a node runs yet says it is not ready: what readiness checks. A
@@ -210,5 +194,5 @@ fn intensity_of(_health: &NodeHealth) -> Option<IntensityView> {
 /// (a finished transient one, say) must not hold a service unready forever;
 /// a restarting or hung one fails the `healing` check instead.
 pub(crate) fn declares_unready(ready: bool, state: State) -> bool {
-    !ready && matches!(state, NodeState::Running | NodeState::Degraded)
+    !ready && matches!(state, ChildState::Running | ChildState::Degraded)
 }

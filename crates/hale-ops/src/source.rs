@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use hale_core::{ChildError, ChildInfo, ChildPath, ChildStatus, NodeHealth, Restart, SupervisorRef};
+use hale_core::{ChildError, ChildInfo, ChildPath, NodeHealth, RecvError, Restart, SupervisorRef};
 
 use crate::error::ApiError;
 
@@ -17,10 +17,6 @@ pub(crate) enum Received<T> {
     /// The next event.
     Event(T),
     /// The reader fell behind and this many events were dropped for it.
-    #[expect(
-        dead_code,
-        reason = "today's buses are unbounded; the core's bounded bus reports lag through this"
-    )]
     Lagged(u64),
     /// Every sender is gone: the stream is over.
     Closed,
@@ -35,19 +31,16 @@ impl HealingFeed {
     /// # Cancel safety
     /// Cancel safe: an event not returned stays queued.
     pub(crate) async fn recv(&mut self) -> Received<hale_core::HealingEvent> {
-        match self.0.recv().await {
-            Some(event) => Received::Event(event),
-            None => Received::Closed,
-        }
+        received(self.0.recv().await)
     }
 }
 
 /// The resilience policies' events, as hale-ops reads them.
-pub(crate) struct ResilienceFeed(hale_resilience::EventReceiver);
+pub(crate) struct ResilienceFeed(hale_resilience::ResilienceStream);
 
 impl ResilienceFeed {
     /// Subscribes to a resilience bus.
-    pub(crate) fn subscribe(bus: &hale_resilience::EventBus) -> Self {
+    pub(crate) fn subscribe(bus: &hale_resilience::ResilienceBus) -> Self {
         Self(bus.subscribe())
     }
 
@@ -56,10 +49,15 @@ impl ResilienceFeed {
     /// # Cancel safety
     /// Cancel safe: an event not returned stays queued.
     pub(crate) async fn recv(&mut self) -> Received<hale_resilience::ResilienceEvent> {
-        match self.0.recv().await {
-            Some(event) => Received::Event(event),
-            None => Received::Closed,
-        }
+        received(self.0.recv().await)
+    }
+}
+
+fn received<T>(result: Result<T, RecvError>) -> Received<T> {
+    match result {
+        Ok(event) => Received::Event(event),
+        Err(RecvError::Lagged(missed)) => Received::Lagged(missed),
+        Err(RecvError::Closed) => Received::Closed,
     }
 }
 
@@ -182,28 +180,16 @@ impl TreeSource {
                         .map_err(|_| timed("restart"))?
                 }
             },
-            Parent::Dynamic(supervisor) => {
-                let Some(id) = child.strip_prefix('#').and_then(|n| n.parse().ok()) else {
-                    return Err(ApiError::NotFound(format!(
-                        "dynamic supervisor `{}` names its children `#N`; `{child}` is not one",
-                        supervisor.path()
-                    )));
-                };
-                match action {
-                    ChildAction::Terminate => {
-                        tokio::time::timeout(limit, supervisor.terminate_child(hale_core::DynamicChildId(id)))
-                            .await
-                            .map_err(|_| timed("terminate"))?
-                            .map(|()| "terminated".to_owned())
-                            .map_err(child_error)
-                    }
-                    ChildAction::Restart | ChildAction::Delete => Err(ApiError::Conflict(format!(
-                        "`{}` is a child of a dynamic supervisor, which keeps no spec once a \
-                         child stops: only terminate applies to it",
-                        segments.join("/"),
-                    ))),
-                }
-            }
+            Parent::Dynamic(supervisor) => match action {
+                ChildAction::Terminate => tokio::time::timeout(limit, terminate_dynamic(&supervisor, &child))
+                    .await
+                    .map_err(|_| timed("terminate"))?,
+                ChildAction::Restart | ChildAction::Delete => Err(ApiError::Conflict(format!(
+                    "`{}` is a child of a dynamic supervisor, which keeps no spec once a \
+                     child stops: only terminate applies to it",
+                    segments.join("/"),
+                ))),
+            },
         }
     }
 
@@ -263,6 +249,30 @@ enum Parent {
     Dynamic(hale_core::DynamicSupervisorRef),
 }
 
+/// A dynamic child is named in its path by its handle's display
+/// (`sync#3`); the handle itself comes from `which_children`.
+async fn terminate_dynamic(
+    supervisor: &hale_core::DynamicSupervisorRef,
+    child: &str,
+) -> Result<String, ApiError> {
+    let children = supervisor
+        .which_children()
+        .await
+        .map_err(|error| child_error(error.into()))?;
+    let handle = children
+        .iter()
+        .find(|info| info.path.leaf() == child)
+        .and_then(|info| info.dynamic_id)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "dynamic supervisor `{}` has no child `{child}`",
+                supervisor.path()
+            ))
+        })?;
+    supervisor.terminate_child(handle).await.map_err(child_error)?;
+    Ok("terminated".to_owned())
+}
+
 /// Restart as an operator means it: a running child is stopped gracefully
 /// and started again; a stopped one is started. A temporary child is
 /// refused: terminating it would forget its spec.
@@ -283,7 +293,7 @@ async fn restart(supervisor: &SupervisorRef, child: &str) -> Result<String, ApiE
             supervisor.path()
         )));
     }
-    if info.status == ChildStatus::Running {
+    if info.state.is_running() {
         supervisor.terminate_child(child).await.map_err(child_error)?;
     }
     supervisor.restart_child(child).await.map_err(child_error)?;

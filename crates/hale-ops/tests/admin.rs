@@ -372,3 +372,45 @@ async fn protected_reads_need_the_token_but_probes_stay_open() {
     assert_eq!(send(&router, authorized).await.0, StatusCode::OK);
     tree.stop().await;
 }
+
+#[tokio::test]
+async fn a_dynamic_child_is_terminated_by_its_path_and_cannot_be_restarted() {
+    use hale_core::{ChildSpec, DynamicSupervisorSpec, Supervisor, SupervisorSpec};
+
+    let idle = || {
+        ChildSpec::task("job", |_| async {
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+    };
+    let root = Supervisor::start(SupervisorSpec::new("root").child(ChildSpec::dynamic_supervisor(
+        DynamicSupervisorSpec::new("workers"),
+    )))
+    .await
+    .unwrap();
+    let workers = root.child_dynamic_supervisor("workers").await.unwrap();
+    workers.start_child(idle()).await.unwrap();
+    workers.start_child(idle()).await.unwrap();
+    let first = workers.which_children().await.unwrap()[0].path.to_string();
+    let router = Ops::builder(root.clone())
+        .admin_token(hale_ops::AdminToken::new("alice", SECRET))
+        .build()
+        .unwrap()
+        .router();
+    let body = format!(r#"{{"path": "{first}"}}"#);
+    let (status, answer) = send(&router, post("/admin/restart", Some(SECRET), &body)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert!(
+        error_message(&answer).contains("only terminate applies"),
+        "{answer}"
+    );
+    let (status, answer) = send(&router, post("/admin/terminate", Some(SECRET), &body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let left = workers.which_children().await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0].path.to_string(), first);
+    let (status, answer) = send(&router, post("/admin/terminate", Some(SECRET), &body)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    assert!(error_message(&answer).contains("has no child"), "{answer}");
+    root.stop(std::time::Duration::from_secs(5)).await;
+}

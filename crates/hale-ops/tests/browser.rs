@@ -64,6 +64,13 @@ async fn the_page_shows_a_crashed_child_restart_live() {
     )
     .await
     .unwrap();
+    // The root's intensity window counts it (redrawn from /tree shortly after).
+    page.wait_for(
+        r#"document.querySelector('[data-path="root"] > .row .window').textContent === '1 of 3 in 5 s'"#,
+        SHOWN_WITHIN,
+    )
+    .await
+    .unwrap();
     // The last error shows on hover (the row's title) and beside the row.
     let title = page
         .evaluate(&format!("{flaky}.querySelector('.row').title"))

@@ -84,11 +84,11 @@ async fn readyz_fails_on_a_node_that_is_not_ready_and_names_it() {
 
 #[tokio::test]
 async fn readyz_fails_while_a_circuit_breaker_is_open() {
-    use hale_resilience::{BreakerState, EventBus, EventKind};
+    use hale_resilience::{BreakerState, EventKind, ResilienceBus};
 
     let tree = TestTree::start().await;
     tree.shy.set_ready(true);
-    let policies = EventBus::new();
+    let policies = ResilienceBus::new();
     let ops = tree.ops().resilience(&policies).build().unwrap();
     let router = ops.router();
     let mut events = ops.subscribe();
@@ -146,7 +146,7 @@ async fn tree_shows_each_child_with_its_restarts_history_and_last_error() {
     assert_eq!(before.counts["running"], 7);
     assert_eq!(before.unready, 1);
     let flaky = before.find("root/flaky").unwrap();
-    assert_eq!((flaky.restarts, flaky.restart_history_ms.len()), (0, 0));
+    assert_eq!((flaky.restarts, flaky.recent_restarts_ms.len()), (0, 0));
     assert_eq!(flaky.last_exit, None);
 
     tree.crash.notify_one();
@@ -160,11 +160,16 @@ async fn tree_shows_each_child_with_its_restarts_history_and_last_error() {
     let after: TreeSnapshot = serde_json::from_str(&body).unwrap();
     let flaky = after.find("root/flaky").unwrap();
     assert_eq!(flaky.restarts, 1);
-    assert_eq!(flaky.restart_history_ms, vec![restarted.timestamp_ms]);
+    assert_eq!(flaky.recent_restarts_ms, vec![restarted.timestamp_ms]);
     assert!(flaky.last_exit_abnormal);
     let last_exit = flaky.last_exit.as_deref().unwrap();
     assert!(last_exit.contains("boom: the flaky agent crashed"), "{last_exit}");
     assert_eq!(after.find("root/steady").unwrap().restarts, 0);
+    // The root's intensity window counts that restart.
+    let window = after.root.intensity.as_ref().unwrap();
+    assert_eq!((window.used, window.intensity, window.period_ms), (1, 3, 5_000));
+    assert_eq!(window.text, "1 of 3 in 5 s");
+    assert_eq!(after.find("root/flaky").unwrap().intensity, None);
     tree.stop().await;
 }
 

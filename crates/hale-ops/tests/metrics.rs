@@ -6,7 +6,7 @@ mod support;
 use axum::http::StatusCode;
 use hale_core::HealingEventKind;
 use hale_ops::{WorkOutcome, catalog};
-use hale_resilience::{BreakerState, EventBus, EventKind, Rejection};
+use hale_resilience::{BreakerState, EventKind, Rejection, ResilienceBus};
 use support::{TestTree, get, send, wait_for_healing};
 
 /// The value of the sample named exactly `series` (name and labels).
@@ -106,7 +106,7 @@ async fn every_catalogued_family_without_free_labels_is_rendered_and_named_by_co
 #[tokio::test]
 async fn resilience_events_become_counters_and_breaker_gauges() {
     let tree = TestTree::start().await;
-    let policies = EventBus::new();
+    let policies = ResilienceBus::new();
     let ops = tree.ops().resilience(&policies).build().unwrap();
     let mut events = ops.subscribe();
     policies.emit(
@@ -170,7 +170,7 @@ async fn resilience_events_become_counters_and_breaker_gauges() {
 #[tokio::test]
 async fn policy_labels_are_bounded() {
     let tree = TestTree::start().await;
-    let policies = EventBus::new();
+    let policies = ResilienceBus::new();
     let ops = tree.ops().resilience(&policies).build().unwrap();
     let mut events = ops.subscribe();
     let total = catalog::MAX_POLICIES + 44;

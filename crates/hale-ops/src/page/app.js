@@ -124,8 +124,8 @@ function showDetails(data) {
   document.getElementById("d-restarts").textContent = String(data.restarts);
   document.getElementById("d-window").textContent = data.intensity ? data.intensity.text : "—";
   document.getElementById("d-exit").textContent = data.last_exit ?? "—";
-  document.getElementById("d-history").textContent = data.restart_history_ms.length
-    ? data.restart_history_ms.map((ms) => new Date(ms).toLocaleTimeString()).join(", ")
+  document.getElementById("d-history").textContent = data.recent_restarts_ms.length
+    ? data.recent_restarts_ms.map((ms) => new Date(ms).toLocaleTimeString()).join(", ")
     : "—";
   document.getElementById("d-heartbeat").textContent =
     data.heartbeat_age_ms == null ? "not watched" : `${data.heartbeat_age_ms} ms`;
@@ -148,7 +148,7 @@ function applyHealing(event) {
     case "child_restarted":
       data.state = "running";
       data.restarts = kind.restarts;
-      data.restart_history_ms = [...data.restart_history_ms, event.timestamp_ms].slice(-16);
+      data.recent_restarts_ms = [...data.recent_restarts_ms, event.timestamp_ms].slice(-16);
       break;
     case "restart_failed":
       data.state = "restarting";
