@@ -14,6 +14,7 @@
 mod child;
 mod dynamic;
 mod happy;
+mod ops;
 mod otp;
 mod report;
 mod restart;
@@ -32,7 +33,7 @@ pub(crate) type BenchError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type BenchResult<T> = Result<T, BenchError>;
 
 /// The measurement families.
-const FAMILIES: [&str; 5] = ["otp", "restart", "dynamic", "happy", "watchdog"];
+const FAMILIES: [&str; 6] = ["otp", "restart", "dynamic", "happy", "watchdog", "ops"];
 
 /// Command-line options.
 #[derive(Debug)]
@@ -164,6 +165,12 @@ fn run(args: &[String]) -> BenchResult<()> {
     if options.runs("watchdog") {
         eprintln!("== watchdog");
         rows.extend(runtime.block_on(watchdog::rows(options.quick)));
+    }
+    if options.runs("ops") {
+        eprintln!("== operator surface");
+        let (ops_rows, ops_notes) = runtime.block_on(ops::rows(options.quick));
+        rows.extend(ops_rows);
+        notes.extend(ops_notes);
     }
     drop(runtime);
     println!("{}", table::render(&rows));

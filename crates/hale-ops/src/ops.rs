@@ -10,7 +10,7 @@ use crate::error::{ApiError, OpsError};
 use crate::feed::{self, FeedState, FeedTask, OpsEvent};
 use crate::metrics::{OpsMetrics, WorkMetrics};
 use crate::server::OpsServer;
-use crate::snapshot::TreeSnapshot;
+use crate::snapshot::{Tally, TreeSnapshot};
 use crate::source::{ResilienceFeed, TreeSource};
 use crate::token::{AdminToken, Tokens};
 use crate::workflows::{AuditEntry, Workflows};
@@ -172,6 +172,30 @@ impl Ops {
         self.inner.snapshot().await
     }
 
+    /// The Prometheus text `/metrics` serves: the counters, and the gauges
+    /// set from a snapshot taken now (for an application that serves its
+    /// metrics on a route of its own).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hale_core::{Supervisor, SupervisorSpec};
+    /// let root = Supervisor::start(SupervisorSpec::new("root")).await?;
+    /// let ops = hale_ops::Ops::builder(root.clone()).build()?;
+    /// assert!(ops.metrics_text().await.contains("\nhale_tree_up 1\n"));
+    /// # root.stop(std::time::Duration::from_secs(1)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe: it only reads.
+    pub async fn metrics_text(&self) -> String {
+        self.inner.metrics_text().await
+    }
+
     /// A stream of every event the surface passes on (healing, resilience
     /// and audit), from now on. It holds at most the event buffer's worth;
     /// a reader that falls further behind gets `RecvError::Lagged`.
@@ -202,6 +226,18 @@ impl Inner {
         let health = self.source.health().await.map_err(ApiError::Unavailable)?;
         let breakers = self.feed.breakers().views();
         Ok(TreeSnapshot::build(&health, breakers, unix_millis()))
+    }
+
+    pub(crate) async fn metrics_text(&self) -> String {
+        let tally = self.source.health().await.ok().map(|health| Tally::of(&health));
+        let workflows = match &self.workflows {
+            Some(workflows) => match tokio::time::timeout(self.call_timeout, workflows.counts()).await {
+                Ok(Ok(counts)) => Some((counts.dead_letters, counts.pending_approvals)),
+                _ => None,
+            },
+            None => None,
+        };
+        self.metrics.render(tally.as_ref(), workflows)
     }
 
     /// Writes an audit entry: always to `tracing`, to the event stream, and

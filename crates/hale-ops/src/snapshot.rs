@@ -189,6 +189,33 @@ fn node(health: &NodeHealth, counts: &mut BTreeMap<String, u64>, unready: &mut u
     }
 }
 
+/// Nodes by state, and running nodes that declare themselves not ready:
+/// what the `/metrics` gauges need, counted without building the tree.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Nodes in each state, in the order of [`STATES`].
+    pub(crate) by_state: [u64; STATES.len()],
+    pub(crate) unready: u64,
+}
+
+impl Tally {
+    /// Counts every node of `health`.
+    pub(crate) fn of(health: &NodeHealth) -> Self {
+        let mut tally = Self::default();
+        let mut stack = vec![health];
+        while let Some(node) = stack.pop() {
+            if let Some(index) = STATES.iter().position(|state| *state == node.state) {
+                tally.by_state[index] += 1;
+            }
+            if declares_unready(node.ready, node.state) {
+                tally.unready += 1;
+            }
+            stack.extend(node.children.iter());
+        }
+        tally
+    }
+}
+
 /// Whether a node runs yet says it is not ready: what readiness checks. A
 /// node that does not run reports `ready: false` too, but a stopped child
 /// (a finished transient one, say) must not hold a service unready forever;

@@ -21,7 +21,7 @@ use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use crate::error::OpsError;
-use crate::snapshot::{STATES, TreeSnapshot, state_name};
+use crate::snapshot::{STATES, Tally, state_name};
 pub(crate) use healing::HealingMetrics;
 pub(crate) use resilience::ResilienceMetrics;
 pub use work::{WorkMetrics, WorkOutcome};
@@ -145,16 +145,16 @@ impl OpsMetrics {
         .increment(1);
     }
 
-    /// Sets the gauges from a snapshot (`None`: the tree did not answer) and
+    /// Sets the gauges from a tally of the tree (`None`: it did not answer) and
     /// the plugged workflow store's counts, then renders the text format.
-    pub(crate) fn render(&self, snapshot: Option<&TreeSnapshot>, workflows: Option<(u64, u64)>) -> String {
-        match snapshot {
-            Some(snapshot) => {
+    pub(crate) fn render(&self, tally: Option<&Tally>, workflows: Option<(u64, u64)>) -> String {
+        match tally {
+            Some(tally) => {
                 self.tree.up.set(1.0);
-                for (state, gauge) in &self.tree.by_state {
-                    gauge.set(snapshot.counts.get(*state).copied().unwrap_or(0) as f64);
+                for ((_, gauge), count) in self.tree.by_state.iter().zip(tally.by_state) {
+                    gauge.set(count as f64);
                 }
-                self.tree.unready.set(snapshot.unready as f64);
+                self.tree.unready.set(tally.unready as f64);
             }
             None => self.tree.up.set(0.0),
         }
