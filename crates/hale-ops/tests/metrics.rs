@@ -215,3 +215,15 @@ async fn work_items_reported_by_the_application_are_counted() {
     );
     tree.stop().await;
 }
+
+#[test]
+fn the_operations_guide_lists_every_metric() {
+    let guide = include_str!("../../../docs/operations.md");
+    for metric in catalog::ALL {
+        assert!(
+            guide.contains(&format!("| `{}` |", metric.name)),
+            "{} is not in docs/operations.md",
+            metric.name
+        );
+    }
+}
