@@ -10,6 +10,16 @@ use hale_resilience::{BreakerState, EventKind, ResilienceEvent};
 use serde::{Deserialize, Serialize};
 
 /// One circuit breaker's state.
+///
+/// # Examples
+///
+/// ```
+/// use hale_ops::BreakerView;
+/// use hale_resilience::BreakerState;
+///
+/// let llm = BreakerView { policy: "llm".into(), state: BreakerState::HalfOpen, since_ms: 0 };
+/// assert!(!llm.is_open());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BreakerView {
     /// The breaker's policy name.

@@ -6,6 +6,25 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 /// Setting up or serving the operator's surface failed.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use hale_core::{Supervisor, SupervisorSpec};
+/// use hale_ops::{AdminToken, Ops, OpsError};
+///
+/// let root = Supervisor::start(SupervisorSpec::new("root")).await?;
+/// let weak = Ops::builder(root.clone()).admin_token(AdminToken::new("alice", "1234")).build();
+/// assert!(matches!(weak, Err(OpsError::WeakToken { length: 4, .. })));
+/// let ops = Ops::builder(root.clone()).build()?;
+/// let remote = ops.serve("0.0.0.0:0".parse()?).await;
+/// assert!(matches!(remote, Err(OpsError::NotLoopback(_))));
+/// # root.stop(std::time::Duration::from_secs(1)).await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpsError {
@@ -55,6 +74,16 @@ pub enum OpsError {
 
 /// An HTTP answer that is not success: a status and one clear message,
 /// sent as `{"error": "..."}`.
+///
+/// # Examples
+///
+/// ```
+/// use hale_ops::ApiError;
+///
+/// let error = ApiError::Conflict("supervisor `root`: child `a` is running".into());
+/// assert_eq!(error.status().as_u16(), 409);
+/// assert_eq!(error.to_string(), "supervisor `root`: child `a` is running");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {

@@ -32,6 +32,21 @@ use crate::workflows::AuditEntry;
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// One item of the `/events` stream.
+///
+/// # Examples
+///
+/// ```
+/// use hale_ops::{AuditEntry, OpsEvent};
+///
+/// let entry = AuditEntry {
+///     at_ms: 1,
+///     actor: "alice".into(),
+///     action: "restart".into(),
+///     target: "root/a".into(),
+///     outcome: "ok".into(),
+/// };
+/// assert_eq!(OpsEvent::Audit(entry).name(), "audit");
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "event", rename_all = "snake_case")]
 #[non_exhaustive]

@@ -4,6 +4,7 @@
 //! | level (hale-core) | where it shows | check |
 //! |---|---|---|
 //! | alive: the root supervisor runs and answers | `/livez` and `/readyz` | `supervisor` |
+//! | observed: hale-ops' own event feed runs | `/livez` | `event-feed` |
 //! | progressing: no child hung or waiting for a restart | `/readyz` | `healing` |
 //! | ready: every node's own word (`Heartbeat::set_ready`) | `/readyz` | `ready` |
 //! | functional: every functional probe passes (no `degraded` node) | `/readyz` | `probes` |

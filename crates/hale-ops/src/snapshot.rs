@@ -35,7 +35,29 @@ pub(crate) fn state_name(state: State) -> &'static str {
 }
 
 /// The whole tree at one moment, with the circuit breakers hale-ops has
-/// seen.
+/// seen: what `/tree` answers and [`Ops::snapshot`](crate::Ops::snapshot)
+/// returns.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use hale_core::{ChildSpec, Supervisor, SupervisorSpec};
+///
+/// let root = Supervisor::start(SupervisorSpec::new("root").intensity(3).child(ChildSpec::task("a", |_| async {
+///     std::future::pending::<()>().await;
+///     Ok(())
+/// })))
+/// .await?;
+/// let tree = hale_ops::Ops::builder(root.clone()).build()?.snapshot().await?;
+/// assert_eq!(tree.counts["running"], 2);
+/// assert_eq!(tree.root.intensity.as_ref().map(|w| w.text.as_str()), Some("0 of 3 in 5 s"));
+/// assert_eq!(tree.find("root/a").map(|node| node.restarts), Some(0));
+/// # root.stop(std::time::Duration::from_secs(1)).await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TreeSnapshot {
     /// When it was taken, in ms since the Unix epoch.
@@ -52,7 +74,7 @@ pub struct TreeSnapshot {
     pub breakers: Vec<BreakerView>,
 }
 
-/// One node of the tree.
+/// One node of the tree (see [`TreeSnapshot`] for an example).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TreeNode {
     /// Its path from the root, segments joined by `/`.

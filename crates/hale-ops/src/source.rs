@@ -71,7 +71,13 @@ pub(crate) struct TreeSource {
     call_timeout: Duration,
 }
 
-/// What an operator can do to one child.
+/// What an operator can do to one child (`POST /admin/{action}`).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(hale_ops::ChildAction::Restart.as_str(), "restart");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChildAction {

@@ -114,6 +114,13 @@ pub struct AuditEntry {
 /// hale-ops reads and acts on them. Every method is called from an HTTP
 /// handler, under the router's call timeout.
 ///
+/// # Cancel safety
+///
+/// When the call timeout passes, hale-ops drops the method's future and
+/// answers 503. An implementation must leave its store consistent when that
+/// happens: a replay or a decision either commits whole or not at all (a
+/// transaction), and an audit entry is appended whole or not at all.
+///
 /// # Examples
 ///
 /// A store that holds nothing (a real one reads hale-durable's tables):

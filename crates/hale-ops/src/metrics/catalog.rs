@@ -6,6 +6,13 @@
 //! comes from code, and of which at most [`MAX_POLICIES`] are kept apart
 //! (the rest share the label value `other`). No label carries a child's path
 //! or any other id that grows with the work.
+//!
+//! ```
+//! use hale_ops::catalog::{self, MetricType};
+//!
+//! assert_eq!(catalog::RESTARTS.name, "hale_child_restarts_total");
+//! assert!(catalog::ALL.iter().all(|m| (m.kind == MetricType::Counter) == m.name.ends_with("_total")));
+//! ```
 
 /// How many distinct resilience policy names get their own label value.
 pub const MAX_POLICIES: usize = 256;

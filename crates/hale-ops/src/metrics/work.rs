@@ -9,6 +9,14 @@ use metrics_exporter_prometheus::PrometheusRecorder;
 use super::{catalog, counter, histogram};
 
 /// How a work item ended, as the application sees it.
+///
+/// # Examples
+///
+/// ```
+/// use hale_ops::WorkOutcome;
+/// assert_eq!(WorkOutcome::DeadLettered.as_str(), "dead_lettered");
+/// assert!(WorkOutcome::Escalated.is_error() && !WorkOutcome::Degraded.is_error());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WorkOutcome {
     /// Done, as asked.
