@@ -77,6 +77,9 @@ pub(crate) struct Inner {
     pub(crate) allow_remote: bool,
     pub(crate) body_limit: usize,
     pub(crate) call_timeout: Duration,
+    /// `/events` streams open now, and how many may be.
+    pub(crate) event_clients: Arc<std::sync::atomic::AtomicUsize>,
+    pub(crate) max_event_clients: usize,
 }
 
 /// Settings of an [`Ops`], with their defaults.
@@ -113,6 +116,7 @@ pub struct OpsBuilder {
     allow_remote: bool,
     body_limit: usize,
     event_buffer: usize,
+    max_event_clients: usize,
     call_timeout: Duration,
 }
 
@@ -125,6 +129,7 @@ impl std::fmt::Debug for OpsBuilder {
             .field("allow_remote", &self.allow_remote)
             .field("body_limit", &self.body_limit)
             .field("event_buffer", &self.event_buffer)
+            .field("max_event_clients", &self.max_event_clients)
             .field("call_timeout", &self.call_timeout)
             .finish_non_exhaustive()
     }
@@ -142,6 +147,7 @@ impl Ops {
             allow_remote: false,
             body_limit: 64 * 1024,
             event_buffer: 1_024,
+            max_event_clients: 64,
             call_timeout: Duration::from_secs(2),
         }
     }
@@ -324,6 +330,14 @@ impl OpsBuilder {
         self
     }
 
+    /// How many `/events` streams may be open at once (default 64); one
+    /// more is answered 503 until another closes. Each holds up to the
+    /// event buffer's worth of events.
+    pub fn max_event_clients(mut self, clients: usize) -> Self {
+        self.max_event_clients = clients;
+        self
+    }
+
     /// How long one call into the tree or the workflow store may take
     /// (default 2 s); past it the route answers 503.
     pub fn call_timeout(mut self, limit: Duration) -> Self {
@@ -351,6 +365,7 @@ impl OpsBuilder {
         };
         positive("body_limit", self.body_limit == 0)?;
         positive("event_buffer", self.event_buffer == 0)?;
+        positive("max_event_clients", self.max_event_clients == 0)?;
         positive("call_timeout", self.call_timeout.is_zero())?;
         if self.event_buffer > usize::MAX / 2 {
             return Err(OpsError::Setting {
@@ -386,6 +401,8 @@ impl OpsBuilder {
                 allow_remote: self.allow_remote,
                 body_limit: self.body_limit,
                 call_timeout: self.call_timeout,
+                event_clients: Arc::default(),
+                max_event_clients: self.max_event_clients,
             }),
         })
     }

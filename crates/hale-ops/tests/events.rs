@@ -136,3 +136,18 @@ async fn a_client_that_lagged_is_sent_a_fresh_snapshot_with_the_count_it_missed(
     assert_eq!(stream.next().await.0, "healing");
     tree.stop().await;
 }
+
+#[tokio::test]
+async fn open_streams_are_limited_and_a_closed_one_frees_its_place() {
+    let tree = TestTree::start().await;
+    let ops = tree.ops().max_event_clients(1).build().unwrap();
+    let router = ops.router();
+    let first = open(&router).await;
+    let (status, body) = support::send(&router, get("/events")).await;
+    assert_eq!(status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("1 event streams are open"), "{body}");
+    drop(first);
+    let mut again = open(&router).await;
+    assert_eq!(again.next().await.0, "snapshot");
+    tree.stop().await;
+}

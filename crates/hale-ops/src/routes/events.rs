@@ -8,6 +8,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -16,6 +17,7 @@ use serde::Serialize;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::error::ApiError;
 use crate::feed::OpsEvent;
 use crate::ops::Inner;
 use crate::snapshot::TreeSnapshot;
@@ -29,17 +31,45 @@ struct SnapshotMessage<'a> {
 }
 
 struct Client {
+    _slot: Slot,
     inner: Arc<Inner>,
     events: Receiver<Arc<OpsEvent>>,
     /// A snapshot is owed, after this many lost events.
     owed_snapshot: Option<u64>,
 }
 
+/// One of the limited places for an open stream, given back on drop.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(inner: &Inner) -> Option<Self> {
+        let open = &inner.event_clients;
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+            (now < inner.max_event_clients).then_some(now + 1)
+        })
+        .ok()
+        .map(|_| Self(Arc::clone(open)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 pub(super) async fn stream(
     State(inner): State<Arc<Inner>>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let slot = Slot::take(&inner).ok_or_else(|| {
+        ApiError::Unavailable(format!(
+            "{} event streams are open, the most this service allows; try again later",
+            inner.max_event_clients
+        ))
+    })?;
     // Subscribe before the snapshot, so nothing falls between the two.
     let client = Client {
+        _slot: slot,
         events: inner.feed.subscribe(),
         inner,
         owed_snapshot: Some(0),
@@ -48,7 +78,7 @@ pub(super) async fn stream(
         let event = next_event(&mut client).await?;
         Some((Ok(event), client))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 async fn next_event(client: &mut Client) -> Option<Event> {
