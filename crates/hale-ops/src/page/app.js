@@ -139,7 +139,9 @@ function applyHealing(event) {
   const data = entry.data;
   const kind = event.kind;
   switch (kind.event) {
-    case "child_started": data.state = "running"; break;
+    // A new incarnation starts ready unless it says otherwise (the next
+    // /tree read tells).
+    case "child_started": data.state = "running"; data.ready = true; break;
     case "child_exited":
       data.state = kind.will_restart ? "restarting" : "stopped";
       data.last_exit = exitText(kind.reason);
@@ -147,6 +149,7 @@ function applyHealing(event) {
       break;
     case "child_restarted":
       data.state = "running";
+      data.ready = true;
       data.restarts = kind.restarts;
       data.recent_restarts_ms = [...data.recent_restarts_ms, event.timestamp_ms].slice(-16);
       break;
