@@ -40,6 +40,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -47,13 +48,16 @@ use std::time::Duration;
 use futures::FutureExt;
 use hale::chaos::{
     ChaosReport, ChaosRun, FaultError, FaultKind, FaultPlan, FaultRule, Injected, Injector, Ledger, Outcome,
-    RunArgs,
 };
 use hale::core::{ChildPath, ChildRef, ChildRefError, EventStream};
 use hale::prelude::*;
-use hale::resilience::{ErrorClass, Pipeline, RetryPolicy, Timeout};
+use hale::resilience::{ErrorClass, Pipeline};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::time::Instant;
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{Progress, RunArgs};
 
 /// The teams and their agents, in pipeline order.
 const TEAMS: [(&str, [&str; 3]); 4] = [
@@ -328,19 +332,17 @@ async fn start(
     let events = run.healing_events().subscribe();
     let (spec, parent) = tree(&run);
     let root = Supervisor::start(spec.events(run.healing_events())).await?;
-    let resilience = run.resilience_events();
     let policy = Pipeline::builder("step")
-        .retry(
-            RetryPolicy::builder("step")
+        .events(run.resilience_events())
+        .retry(|retry| {
+            retry
                 .maximum_attempts(6)
                 .initial_interval(Duration::from_millis(100))
                 .maximum_interval(Duration::from_secs(2))
                 .seed(seed)
-                .events(resilience)
-                .build()?,
-        )
-        .timeout(Timeout::new("step", Duration::from_secs(2))?.events(resilience))
-        .build();
+        })
+        .timeout(Duration::from_secs(2))
+        .build()?;
     let lane = Lane {
         root,
         turns: parent
@@ -427,14 +429,19 @@ fn compare(reports: [&ChaosReport; 2], blasts: [&Blast; 2], disturbed: [u64; 2])
 }
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    cli::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
         )
         .init();
-    // Injected panics are healed and counted; keep backtraces off the screen.
-    std::panic::set_hook(Box::new(|_| {}));
+    // Injected panics are healed and counted: keep them off the screen, and
+    // show any other panic.
+    hale::chaos::silence_injected_panics();
 
     let args = RunArgs::from_env(600)?;
     let plan = match &args.plan {
@@ -447,7 +454,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The same items, at the same moments, into both trees.
     let begin = Instant::now();
+    let mut progress = Progress::new(args.items);
     for item in 0..args.items {
+        progress.advance(item);
         tokio::time::sleep_until(begin + Duration::from_millis(item * ARRIVAL_MS)).await;
         for lane in [&flat_lane, &tiered_lane] {
             lane.ledger.submit(item);
@@ -455,6 +464,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tokio::spawn(async move { lane.process(item).await });
         }
     }
+    progress.advance(args.items);
     let limit = Duration::from_secs(600);
     flat_run.ledger().wait_settled(limit).await;
     tiered_run.ledger().wait_settled(limit).await;
@@ -479,7 +489,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             [flat_hit, tiered_hit]
         )
     );
-    if let Some(path) = &args.json {
+    if let Some(report_file) = args.json {
         let side = |report: &ChaosReport, blast: &Blast, disturbed: u64| {
             serde_json::json!({
                 "report": report,
@@ -494,7 +504,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "flat": side(&flat, &flat_blast, flat_hit),
             "tiered": side(&tiered, &tiered_blast, tiered_hit),
         });
-        std::fs::write(path, serde_json::to_string_pretty(&json)?)?;
+        report_file.write(&serde_json::to_string_pretty(&json)?)?;
     }
     for report in [&flat, &tiered] {
         if !report.nothing_lost() {

@@ -17,6 +17,7 @@
 //! └── jobs (dynamic)                 supervisor
 //! ```
 
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use hale::core::{EventStream, Watch};
@@ -60,7 +61,7 @@ impl Actor for Agent {
                 *done += 1;
                 let _ = reply.send(format!("{doc} ({} #{done})", self.role));
             }
-            AgentMsg::Panic => panic!("{} hit a malformed document", self.role),
+            AgentMsg::Panic => hale::chaos::inject_panic(format!("{} hit a malformed document", self.role)),
             AgentMsg::Fail => return Err(format!("{}: upstream answered 503", self.role).into()),
             // A call that never returns: no crash, just no progress.
             AgentMsg::Hang => std::future::pending::<()>().await,
@@ -145,15 +146,25 @@ fn restarted(path: &'static str) -> impl Fn(&HealingEvent) -> bool {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match tour().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn tour() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "error".into()),
         )
         .init();
-    // The supervisors catch every panic and report it as an event: keep the
-    // default hook's backtrace out of the tour.
-    std::panic::set_hook(Box::new(|_| {}));
+    // The supervisors catch the tour's panic and report it as an event: keep
+    // it off the screen, and show any other panic.
+    hale::chaos::silence_injected_panics();
 
     let events = EventBus::new();
     let mut stream = events.subscribe();

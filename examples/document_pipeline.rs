@@ -25,22 +25,24 @@
 //!     └── store
 //! ```
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use hale::chaos::{
-    ChaosRun, FaultError, FaultKind, FaultPlan, FaultRule, Injected, Injector, Outcome, RunArgs, spawn_killer,
+    ChaosRun, FaultError, FaultKind, FaultPlan, FaultRule, Injected, Injector, Outcome, spawn_killer,
 };
 use hale::core::{ChildRef, RestartBackoff, Watch};
 use hale::prelude::*;
-use hale::resilience::{
-    AnsweredBy, CircuitBreaker, ErrorClass, Escalation, FallbackChain, Pipeline, RetryPolicy, Timeout,
-};
+use hale::resilience::{AnsweredBy, ErrorClass, Escalation, FallbackChain, Pipeline, RetryConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+#[path = "support/cli.rs"]
+mod cli;
 #[path = "support/serve.rs"]
 mod serve;
+use cli::{Progress, RunArgs};
 
 /// A document: its size decides how long extraction takes.
 #[derive(Clone, Debug)]
@@ -213,38 +215,23 @@ fn default_plan(seed: u64) -> FaultPlan {
         .kill_every(30_000, Some(12))
 }
 
-fn retry(
-    name: &str,
-    attempts: u32,
-    seed: u64,
-    run: &ChaosRun,
-) -> Result<RetryPolicy, Box<dyn std::error::Error>> {
-    Ok(RetryPolicy::builder(name.to_owned())
-        .maximum_attempts(attempts)
-        .initial_interval(Duration::from_millis(50))
-        .maximum_interval(Duration::from_secs(2))
-        .seed(seed)
-        .events(run.resilience_events())
-        .build()?)
-}
-
-fn timeout(name: &str, ms: u64, run: &ChaosRun) -> Result<Timeout, Box<dyn std::error::Error>> {
-    Ok(Timeout::new(name.to_owned(), Duration::from_millis(ms))?.events(run.resilience_events()))
-}
-
 #[tokio::main(flavor = "current_thread", start_paused = true)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    cli::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
         )
         .init();
     // Injected panics are healed by the supervisors and counted in the
-    // report; keep the default hook's backtraces off the screen.
-    std::panic::set_hook(Box::new(|_| {}));
+    // report: keep them off the screen, and show any other panic.
+    hale::chaos::silence_injected_panics();
 
     let (serve_at, args) = serve::from_args(std::env::args().skip(1))?;
-    let args = RunArgs::parse(args, 400)?;
+    let args = RunArgs::from_args(args, 400)?;
     let plan = match &args.plan {
         Some(path) => FaultPlan::from_path(path)?.with_seed(args.seed),
         None => default_plan(args.seed),
@@ -295,24 +282,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .clone()
         .map(|kills| spawn_killer(root.clone(), kills, run.injector().clone()));
 
-    // The policies around each call.
+    // The policies around each call, reporting to the run. The stages'
+    // retries share their backoff.
+    let events = run.resilience_events();
+    let backoff = RetryConfig {
+        initial_interval: Duration::from_millis(50),
+        maximum_interval: Some(Duration::from_secs(2)),
+        seed: Some(seed),
+        ..RetryConfig::default()
+    };
     let classify_policy = Pipeline::builder("classify")
-        .retry(retry("classify", 3, seed, &run)?)
-        .timeout(timeout("classify", 1_000, &run)?)
-        .build();
+        .events(events)
+        .retry(|retry| retry.config(backoff.clone()).maximum_attempts(3))
+        .timeout(Duration::from_millis(1_000))
+        .build()?;
     let llm = Pipeline::builder("llm")
-        .circuit_breaker(
-            CircuitBreaker::builder("llm")
+        .events(events)
+        .circuit_breaker(|breaker| {
+            breaker
                 .count_window(20)
                 .minimum_calls(10)
                 .failure_rate_threshold(50.0)
                 .wait_in_open(Duration::from_secs(5))
-                .events(run.resilience_events())
-                .build()?,
-        )
-        .retry(retry("llm", 3, seed, &run)?)
-        .timeout(timeout("llm", 900, &run)?)
-        .build();
+        })
+        .retry(|retry| retry.config(backoff.clone()).maximum_attempts(3))
+        .timeout(Duration::from_millis(900))
+        .build()?;
     let human_queue = run.notes();
     let extraction = {
         let extract = extract.clone();
@@ -338,26 +333,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             })?
     };
     let validate_policy = Pipeline::builder("validate")
-        .retry(retry("validate", 4, seed, &run)?)
-        .timeout(timeout("validate", 1_000, &run)?)
-        .build();
+        .events(events)
+        .retry(|retry| retry.config(backoff.clone()).maximum_attempts(4))
+        .timeout(Duration::from_millis(1_000))
+        .build()?;
     let store_policy = Pipeline::builder("storage")
-        .retry(
-            RetryPolicy::builder("storage")
+        .events(events)
+        .retry(|retry| {
+            retry
                 .unlimited_attempts()
                 .initial_interval(Duration::from_millis(200))
                 .maximum_interval(Duration::from_secs(3))
                 .deadline(Duration::from_secs(60))
                 .seed(seed)
-                .events(run.resilience_events())
-                .build()?,
-        )
-        .timeout(timeout("storage", 1_000, &run)?)
-        .build();
+        })
+        .timeout(Duration::from_millis(1_000))
+        .build()?;
 
     // The documents, one after another.
     let notes = run.notes();
+    let mut progress = Progress::new(args.items);
     for id in 0..args.items {
+        progress.advance(id);
         let doc = Doc::new(id, seed);
         run.ledger().submit(id);
         let mut degraded = false;
@@ -401,6 +398,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         run.ledger().settle(id, outcome);
     }
 
+    progress.advance(args.items);
+
     if let Some(killer) = killer {
         killer.abort();
     }
@@ -408,8 +407,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     root.stop(Duration::from_secs(30)).await;
     let report = run.finish().await;
     println!("{report}");
-    if let Some(path) = &args.json {
-        report.write_json(path)?;
+    if let Some(json) = args.json {
+        json.write(&serde_json::to_string_pretty(&report)?)?;
     }
     if !report.nothing_lost() {
         return Err(format!("{} work items lost", report.items.lost + report.items.miscounted).into());

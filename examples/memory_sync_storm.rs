@@ -38,17 +38,21 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hale::chaos::{
-    ChaosRun, FaultKind, FaultPlan, FaultRule, Injected, Injector, Ledger, Notes, Outcome, RunArgs,
-    spawn_killer,
+    ChaosRun, FaultKind, FaultPlan, FaultRule, Injected, Injector, Ledger, Notes, Outcome, spawn_killer,
 };
 use hale::core::{Heartbeat, RestartBackoff, TaskError, Watch};
 use hale::prelude::*;
 use tokio::time::Instant;
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{Progress, RunArgs};
 
 /// Workspaces the monitor looks after: one sync each at most.
 const WORKSPACES: u64 = 8;
@@ -304,14 +308,19 @@ fn default_plan(seed: u64) -> FaultPlan {
 }
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    cli::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
         )
         .init();
-    // Injected panics are healed and counted; keep backtraces off the screen.
-    std::panic::set_hook(Box::new(|_| {}));
+    // Injected panics are healed and counted: keep them off the screen, and
+    // show any other panic.
+    hale::chaos::silence_injected_panics();
 
     let args = RunArgs::from_env(400)?;
     let plan = match &args.plan {
@@ -360,7 +369,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut item, mut tick) = (0, 0);
     let (mut peak, mut naive_peak) = (0, 0);
     let mut naive_copies: Vec<Instant> = Vec::new();
+    let mut progress = Progress::new(args.items);
     while item < args.items {
+        progress.advance(item);
         let now = Instant::now();
         naive_copies.retain(|&ends| ends > now);
         for workspace in 0..WORKSPACES {
@@ -378,6 +389,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(TICK).await;
     }
 
+    progress.advance(args.items);
+
     // The last syncs finish (a restarting one may take a while).
     run.ledger().wait_settled(Duration::from_secs(300)).await;
     if let Some(killer) = killer {
@@ -389,8 +402,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     notes.add("peak syncs, no uniqueness", naive_peak);
     let report = run.finish().await;
     println!("{report}");
-    if let Some(path) = &args.json {
-        report.write_json(path)?;
+    if let Some(json) = args.json {
+        json.write(&serde_json::to_string_pretty(&report)?)?;
     }
     if !report.nothing_lost() {
         return Err(format!("{} work items lost", report.items.lost + report.items.miscounted).into());

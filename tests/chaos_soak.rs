@@ -15,7 +15,7 @@ use hale::chaos::{
 };
 use hale::core::{ChildRef, HealingEventKind, RestartBackoff, Watch};
 use hale::prelude::*;
-use hale::resilience::{ErrorClass, Pipeline, RetryPolicy, Timeout};
+use hale::resilience::{ErrorClass, Pipeline};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 const WORKERS: u64 = 4;
@@ -166,21 +166,16 @@ async fn soak(seed: u64, items: u64) -> Observed {
         refs.push(root.child_ref(&format!("worker-{n}")).await.expect("worker"));
     }
     let policy = Pipeline::builder("work")
-        .retry(
-            RetryPolicy::builder("work")
+        .events(run.resilience_events())
+        .retry(|retry| {
+            retry
                 .maximum_attempts(6)
                 .initial_interval(Duration::from_millis(20))
                 .seed(seed)
-                .events(run.resilience_events())
-                .build()
-                .expect("retry policy"),
-        )
-        .timeout(
-            Timeout::new("work", Duration::from_secs(1))
-                .expect("timeout")
-                .events(run.resilience_events()),
-        )
-        .build();
+        })
+        .timeout(Duration::from_secs(1))
+        .build()
+        .expect("pipeline");
     for item in 0..items {
         run.ledger().submit(item);
         let worker = refs[(item % WORKERS) as usize].clone();

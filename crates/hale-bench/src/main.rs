@@ -1,6 +1,6 @@
 //! `hale-bench`: Hale's benchmark program. It measures, in one run and side
-//! by side, restart latency, dynamic children, the happy-path cost and the
-//! watchdog's cost, against a hand-written ractor floor, kameo,
+//! by side, restart latency, dynamic children, the happy-path cost, the
+//! watchdog's cost and process children's costs, against a hand-written ractor floor, kameo,
 //! ractor-supervisor and (when `erl` is installed) Erlang/OTP, and prints one
 //! table with ratios.
 //!
@@ -16,6 +16,7 @@ mod dynamic;
 mod happy;
 mod ops;
 mod otp;
+mod process;
 mod report;
 mod restart;
 mod stats;
@@ -33,7 +34,7 @@ pub(crate) type BenchError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type BenchResult<T> = Result<T, BenchError>;
 
 /// The measurement families.
-const FAMILIES: [&str; 6] = ["otp", "restart", "dynamic", "happy", "watchdog", "ops"];
+const FAMILIES: [&str; 7] = ["otp", "restart", "dynamic", "happy", "watchdog", "process", "ops"];
 
 /// Command-line options.
 #[derive(Debug)]
@@ -165,6 +166,14 @@ fn run(args: &[String]) -> BenchResult<()> {
     if options.runs("watchdog") {
         eprintln!("== watchdog");
         rows.extend(runtime.block_on(watchdog::rows(options.quick)));
+    }
+    if options.runs("process") {
+        eprintln!("== process children");
+        rows.extend(runtime.block_on(async {
+            tokio::spawn(process::rows(options.quick))
+                .await
+                .unwrap_or_default()
+        }));
     }
     if options.runs("ops") {
         eprintln!("== operator surface");

@@ -146,7 +146,9 @@ impl Injector {
         };
         match &fault {
             None | Some(FaultKind::Corrupt) => {}
-            Some(FaultKind::Panic) => panic!("chaos: injected panic at `{site}` (item {key})"),
+            Some(FaultKind::Panic) => {
+                crate::inject_panic(format!("chaos: injected panic at `{site}` (item {key})"))
+            }
             Some(kind @ FaultKind::Error { retryable }) => return Err(error(kind, *retryable)),
             Some(kind @ FaultKind::Outage) => return Err(error(kind, true)),
             Some(FaultKind::Delay { ms }) => tokio::time::sleep(Duration::from_millis(*ms)).await,

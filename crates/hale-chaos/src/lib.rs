@@ -13,23 +13,25 @@
 //!   retries, time to recover (p50/p99), throughput, and a hash of the event
 //!   log (timestamps excluded) that is the same for two runs with the same
 //!   seed.
+//! - [`silence_injected_panics`]: a panic hook that hides the injected panics
+//!   and prints every other one.
 //!
 //! Chaos runs are meant for tokio's paused clock (`start_paused`): simulated
 //! time makes a run of many simulated minutes finish in moments, and makes
 //! the schedule of a single-threaded run, and so its event log, reproducible.
 
-mod cli;
 mod injector;
 mod killer;
 mod ledger;
+mod panics;
 pub mod plan;
 mod report;
 mod run;
 
-pub use cli::{ArgsError, RunArgs};
 pub use injector::{FaultError, FaultRecord, Injected, Injector};
 pub use killer::{running_workers, spawn_killer};
 pub use ledger::{Ledger, LedgerCounts, Outcome};
+pub use panics::{inject_panic, silence_injected_panics};
 pub use plan::{FaultKind, FaultPlan, FaultRule, KillSchedule, PlanError, Window};
 pub use report::{ChaosReport, Percentiles};
 pub use run::{ChaosRun, Notes};

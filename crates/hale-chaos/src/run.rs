@@ -47,6 +47,7 @@ pub struct ChaosRun {
     collector: Collector,
     notes: Arc<Mutex<BTreeMap<String, u64>>>,
     started: Instant,
+    started_wall: std::time::Instant,
 }
 
 impl ChaosRun {
@@ -64,6 +65,7 @@ impl ChaosRun {
             collector,
             notes: Arc::default(),
             started: Instant::now(),
+            started_wall: std::time::Instant::now(),
         }
     }
 
@@ -107,6 +109,7 @@ impl ChaosRun {
             fault_hash,
             seen,
             duration,
+            wall: self.started_wall.elapsed(),
             notes,
         })
     }

@@ -19,6 +19,8 @@
 //! | `"Drained"` (ractor's drain) | [`ExitReason::Shutdown`]`(Some("drained"))` | yes |
 //! | `"killed"`             | [`ExitReason::Killed`]         | no      |
 //! | `"hung"`               | [`ExitReason::Hung`]           | no      |
+//! | `"exit code: N"`       | [`ExitReason::ExitCode`]`(N)`  | no      |
+//! | `"signal: NAME"`       | [`ExitReason::Signal`]`(NAME)` | no      |
 //! | anything else          | [`ExitReason::Other`]          | no      |
 
 use std::fmt;
@@ -37,6 +39,10 @@ pub(crate) const NORMAL: &str = "normal";
 const DRAINED: &str = "Drained";
 /// The stop reason used for a child the watchdog found hung.
 pub(crate) const HUNG: &str = "hung";
+/// The prefix of the stop reason of an OS process that exited with a code.
+const EXIT_CODE: &str = "exit code:";
+/// The prefix of the stop reason of an OS process killed by a signal.
+const SIGNAL: &str = "signal:";
 
 /// The classified reason a child (or a supervisor) exited.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -59,6 +65,11 @@ pub enum ExitReason {
     /// The child stopped itself with a reason that is neither normal nor
     /// shutdown. OTP treats `exit(Reason)` with any such reason as abnormal.
     Other(String),
+    /// An OS process child exited with this nonzero code (code 0 is
+    /// [`Normal`](Self::Normal)).
+    ExitCode(i32),
+    /// An OS process child was ended by this signal (`"SIGKILL"`, ...).
+    Signal(String),
 }
 
 impl ExitReason {
@@ -80,10 +91,20 @@ impl ExitReason {
             KILLED => Self::Killed,
             HUNG => Self::Hung,
             DRAINED => Self::Shutdown(Some("drained".to_owned())),
-            other => match other.strip_prefix("shutdown:") {
-                Some(detail) => Self::Shutdown(Some(detail.trim().to_owned())),
-                None => Self::Other(other.to_owned()),
-            },
+            other => {
+                if let Some(detail) = other.strip_prefix("shutdown:") {
+                    Self::Shutdown(Some(detail.trim().to_owned()))
+                } else if let Some(code) = other
+                    .strip_prefix(EXIT_CODE)
+                    .and_then(|code| code.trim().parse().ok())
+                {
+                    Self::ExitCode(code)
+                } else if let Some(name) = other.strip_prefix(SIGNAL) {
+                    Self::Signal(name.trim().to_owned())
+                } else {
+                    Self::Other(other.to_owned())
+                }
+            }
         }
     }
 
@@ -98,6 +119,8 @@ impl ExitReason {
             Self::Killed => KILLED.to_owned(),
             Self::Hung => HUNG.to_owned(),
             Self::Failed(text) | Self::Other(text) => text.clone(),
+            Self::ExitCode(code) => format!("{EXIT_CODE} {code}"),
+            Self::Signal(name) => format!("{SIGNAL} {name}"),
         }
     }
 
@@ -126,6 +149,8 @@ impl fmt::Display for ExitReason {
             Self::Hung => f.write_str("hung"),
             Self::Failed(text) => write!(f, "failed: {text}"),
             Self::Other(text) => write!(f, "exit: {text}"),
+            Self::ExitCode(code) => write!(f, "exit code {code}"),
+            Self::Signal(name) => write!(f, "killed by {name}"),
         }
     }
 }
@@ -156,6 +181,18 @@ mod tests {
             ExitReason::from_stop_reason(Some("boom")),
             ExitReason::Other("boom".into())
         );
+        assert_eq!(
+            ExitReason::from_stop_reason(Some("exit code: 2")),
+            ExitReason::ExitCode(2)
+        );
+        assert_eq!(
+            ExitReason::from_stop_reason(Some("exit code: two")),
+            ExitReason::Other("exit code: two".into())
+        );
+        assert_eq!(
+            ExitReason::from_stop_reason(Some("signal: SIGSEGV")),
+            ExitReason::Signal("SIGSEGV".into())
+        );
     }
 
     #[test]
@@ -167,6 +204,8 @@ mod tests {
             ExitReason::Hung,
             ExitReason::Failed("e".into()),
             ExitReason::Other("o".into()),
+            ExitReason::ExitCode(1),
+            ExitReason::Signal("SIGKILL".into()),
         ] {
             assert!(!abnormal.is_normal(), "{abnormal} must be abnormal");
         }
@@ -181,6 +220,9 @@ mod tests {
             ExitReason::Killed,
             ExitReason::Hung,
             ExitReason::Other("boom".into()),
+            ExitReason::ExitCode(3),
+            ExitReason::ExitCode(-1),
+            ExitReason::Signal("SIGTERM".into()),
         ] {
             assert_eq!(
                 ExitReason::from_stop_reason(Some(&reason.to_stop_reason())),

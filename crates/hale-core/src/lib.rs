@@ -27,6 +27,12 @@
 //! - [`health`]: the tree as data ([`NodeHealth`], [`ChildState`],
 //!   [`IntensityWindow`]).
 //!
+//! Kinds of child: any ractor actor ([`ChildSpec::actor`]), a plain async
+//! function ([`ChildSpec::task`]), a nested supervisor
+//! ([`ChildSpec::supervisor`], [`ChildSpec::dynamic_supervisor`]), and on
+//! Linux an OS process ([`process`], [`ChildSpec::process`]) with the
+//! systemd notify protocol.
+//!
 //! The semantics are OTP's `supervisor`, documented in `docs/supervision.md`;
 //! where Hale differs (monotonic sub-second restart window, a bound on
 //! waiting for a killed child) it says so.
@@ -62,6 +68,8 @@ mod exit;
 pub mod health;
 mod intensity;
 mod path;
+#[cfg(target_os = "linux")]
+pub mod process;
 mod serde_ms;
 mod shutdown;
 pub mod spec;
@@ -70,7 +78,7 @@ mod task;
 pub mod watchdog;
 
 pub use backoff::RestartBackoff;
-pub use child::{ChildCounts, ChildInfo, ChildState, StartedChild};
+pub use child::{ChildCounts, ChildInfo, ChildState, Linger, StartedChild};
 pub use child_ref::{ChildRef, ChildRefError};
 pub use dynamic::{
     ChildTemplate, DynamicChild, DynamicChildId, DynamicStart, DynamicSupervisor, DynamicSupervisorRef,

@@ -34,15 +34,16 @@ impl Shutdown {
     pub const WORKER_DEFAULT: Shutdown = Shutdown::Timeout(Duration::from_secs(5));
 }
 
-/// Stops `child` by its shutdown rule and waits until it has really exited.
-pub(crate) async fn stop_child(child: &ActorCell, shutdown: Shutdown) -> StopOutcome {
+/// Stops `child` by its shutdown rule and waits until it has really exited;
+/// a killed child gets `kill_wait` to exit before it counts as stuck.
+pub(crate) async fn stop_child(child: &ActorCell, shutdown: Shutdown, kill_wait: Duration) -> StopOutcome {
     match shutdown {
-        Shutdown::BrutalKill => kill_and_confirm(child).await,
+        Shutdown::BrutalKill => kill_and_confirm(child, kill_wait).await,
         Shutdown::Timeout(limit) => {
             child.stop(Some(SHUTDOWN.to_owned()));
             match child.wait(Some(limit)).await {
                 Ok(()) => StopOutcome::Exited,
-                Err(_) => kill_and_confirm(child).await,
+                Err(_) => kill_and_confirm(child, kill_wait).await,
             }
         }
         Shutdown::Infinity => {
@@ -55,9 +56,9 @@ pub(crate) async fn stop_child(child: &ActorCell, shutdown: Shutdown) -> StopOut
     }
 }
 
-async fn kill_and_confirm(child: &ActorCell) -> StopOutcome {
+async fn kill_and_confirm(child: &ActorCell, kill_wait: Duration) -> StopOutcome {
     child.kill();
-    match child.wait(Some(KILL_CONFIRM_TIMEOUT)).await {
+    match child.wait(Some(kill_wait)).await {
         Ok(()) => StopOutcome::Killed,
         Err(_) => StopOutcome::Stuck,
     }

@@ -189,3 +189,64 @@ async fn terminate_child_does_not_hang_on_a_child_that_unlinked_itself() {
         "the supervisor still answers"
     );
 }
+
+/// A task whose body blocks its thread in synchronous code until released,
+/// and says when it has begun.
+fn blocked_task(entered: tokio::sync::mpsc::UnboundedSender<()>) -> (ChildSpec, std::sync::mpsc::Sender<()>) {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Arc::new(std::sync::Mutex::new(released));
+    let spec = ChildSpec::task("blocked", move |_| {
+        let (entered, released) = (entered.clone(), std::sync::Arc::clone(&released));
+        async move {
+            let _ = entered.send(());
+            // Blocks a worker thread: an abort cannot land here.
+            let _ = released.lock().unwrap().recv();
+            Ok(())
+        }
+    })
+    .kill_wait(Duration::from_millis(100));
+    (spec, release)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminating_a_task_blocked_in_synchronous_code_reports_it_stuck() {
+    let (entered, mut began) = tokio::sync::mpsc::unbounded_channel();
+    let (spec, release) = blocked_task(entered);
+    let sup = start(SupervisorSpec::new("root").child(spec)).await;
+    tokio::time::timeout(WAIT, began.recv()).await.unwrap();
+    let mut events = sup.subscribe();
+    // The actor stops at once; its body does not: the stop says so.
+    assert_eq!(terminate(&sup, "blocked").await, StopOutcome::Stuck);
+    events_through(&mut events, |e| {
+        e.path.to_string() == "root/blocked"
+            && matches!(e.kind, HealingEventKind::StuckTask { stuck_total: 1 })
+    })
+    .await;
+    assert_eq!(sup.watchdog_counts().await.unwrap().stuck, 1);
+    release.send(()).unwrap();
+    sup.stop(WAIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_tree_with_a_task_blocked_in_synchronous_code_reports_it_stuck() {
+    let (entered, mut began) = tokio::sync::mpsc::unbounded_channel();
+    let (spec, release) = blocked_task(entered);
+    let sup = start(SupervisorSpec::new("root").child(spec)).await;
+    tokio::time::timeout(WAIT, began.recv()).await.unwrap();
+    let mut events = sup.subscribe();
+    assert_eq!(sup.stop(WAIT).await, ExitReason::Normal);
+    let seen = events_through(&mut events, |e| {
+        matches!(e.kind, HealingEventKind::SupervisorStopped { .. })
+    })
+    .await;
+    assert!(
+        seen.iter().any(|(path, kind)| path == "root/blocked"
+            && *kind
+                == HealingEventKind::ChildStopped {
+                    cause: StopCause::SupervisorShutdown,
+                    outcome: StopOutcome::Stuck
+                }),
+        "{seen:#?}"
+    );
+    release.send(()).unwrap();
+}

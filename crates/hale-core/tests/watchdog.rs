@@ -280,11 +280,8 @@ async fn a_handler_stuck_in_blocking_code_is_replaced_and_counted() {
                 }
             }
         })
-        .watch(
-            Watch::heartbeat(Duration::from_millis(100))
-                .grace(Duration::from_millis(50))
-                .kill_wait(Duration::from_millis(100)),
-        )
+        .watch(Watch::heartbeat(Duration::from_millis(100)).grace(Duration::from_millis(50)))
+        .kill_wait(Duration::from_millis(100))
     };
     // A generous intensity: on a loaded machine the replacement may be
     // found late once too, which must not end the test's tree.
@@ -551,13 +548,13 @@ impl ractor::Actor for Blocker {
 /// A supervisor with one `Blocker`, watched per message, that the
 /// watchdog gives up on quickly.
 async fn start_blocker(blocker: Blocker) -> SupervisorRef {
-    let watch = Watch::per_message(Duration::from_millis(100))
-        .grace(Duration::from_millis(50))
-        .kill_wait(Duration::from_millis(100));
+    let watch = Watch::per_message(Duration::from_millis(100)).grace(Duration::from_millis(50));
     Supervisor::start(
-        SupervisorSpec::new("root")
-            .intensity(100)
-            .child(ChildSpec::actor("blocker", blocker, ()).watch(watch)),
+        SupervisorSpec::new("root").intensity(100).child(
+            ChildSpec::actor("blocker", blocker, ())
+                .watch(watch)
+                .kill_wait(Duration::from_millis(100)),
+        ),
     )
     .await
     .unwrap()

@@ -153,43 +153,33 @@ impl TreeSource {
     }
 
     /// Carries out `action` on the child at `segments` (from the root down).
+    /// Finding the child is bounded by the call timeout; the action itself
+    /// is not: stopping a child takes up to its shutdown time (infinity for
+    /// a supervisor), and cutting a restart short between its stop and its
+    /// start would leave the child stopped. The caller runs this in a task
+    /// of its own and waits for it as long as it likes.
     ///
     /// # Cancel safety
     /// Not cancel safe: a dropped future may leave the action half done
     /// (a restart whose terminate ran but whose start did not).
     pub(crate) async fn act(&self, segments: &[String], action: ChildAction) -> Result<String, ApiError> {
         let (supervisor, child) = self.resolve(segments).await?;
-        let limit = self.call_timeout;
-        let timed = |what: &'static str| {
-            ApiError::Unavailable(format!(
-                "{what} of `{}` did not finish within {} ms",
-                segments.join("/"),
-                limit.as_millis()
-            ))
-        };
         match supervisor {
             Parent::Static(supervisor) => match action {
-                ChildAction::Terminate => tokio::time::timeout(limit, supervisor.terminate_child(&child))
+                ChildAction::Terminate => supervisor
+                    .terminate_child(&child)
                     .await
-                    .map_err(|_| timed("terminate"))?
                     .map(|()| "terminated".to_owned())
                     .map_err(child_error),
-                ChildAction::Delete => tokio::time::timeout(limit, supervisor.delete_child(&child))
+                ChildAction::Delete => supervisor
+                    .delete_child(&child)
                     .await
-                    .map_err(|_| timed("delete"))?
                     .map(|()| "deleted".to_owned())
                     .map_err(child_error),
-                ChildAction::Restart => {
-                    let future = restart(&supervisor, &child);
-                    tokio::time::timeout(limit, future)
-                        .await
-                        .map_err(|_| timed("restart"))?
-                }
+                ChildAction::Restart => restart(&supervisor, &child).await,
             },
             Parent::Dynamic(supervisor) => match action {
-                ChildAction::Terminate => tokio::time::timeout(limit, terminate_dynamic(&supervisor, &child))
-                    .await
-                    .map_err(|_| timed("terminate"))?,
+                ChildAction::Terminate => terminate_dynamic(&supervisor, &child).await,
                 ChildAction::Restart | ChildAction::Delete => Err(ApiError::Conflict(format!(
                     "`{}` is a child of a dynamic supervisor, which keeps no spec once a \
                      child stops: only terminate applies to it",

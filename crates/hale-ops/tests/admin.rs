@@ -378,10 +378,13 @@ async fn a_dynamic_child_is_terminated_by_its_path_and_cannot_be_restarted() {
     use hale_core::{ChildSpec, DynamicSupervisorSpec, Supervisor, SupervisorSpec};
 
     let idle = || {
-        ChildSpec::task("job", |_| async {
-            std::future::pending::<()>().await;
-            Ok(())
-        })
+        ChildSpec::actor(
+            "job",
+            support::Idle {
+                linger: std::time::Duration::ZERO,
+            },
+            (),
+        )
     };
     let root = Supervisor::start(SupervisorSpec::new("root").child(ChildSpec::dynamic_supervisor(
         DynamicSupervisorSpec::new("workers"),
@@ -412,5 +415,56 @@ async fn a_dynamic_child_is_terminated_by_its_path_and_cannot_be_restarted() {
     let (status, answer) = send(&router, post("/admin/terminate", Some(SECRET), &body)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
     assert!(error_message(&answer).contains("has no child"), "{answer}");
+    root.stop(std::time::Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn an_action_longer_than_the_call_timeout_is_accepted_and_finishes_on_its_own() {
+    use hale_core::{ChildSpec, Supervisor, SupervisorSpec};
+
+    // A child that takes a second to stop.
+    let slow = ChildSpec::actor(
+        "slow",
+        support::Idle {
+            linger: std::time::Duration::from_secs(1),
+        },
+        (),
+    );
+    let root = Supervisor::start(SupervisorSpec::new("root").child(slow))
+        .await
+        .unwrap();
+    let ops = Ops::builder(root.clone())
+        .admin_token(hale_ops::AdminToken::new("alice", SECRET))
+        .call_timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let mut events = ops.subscribe();
+    let (status, answer) = send(
+        &ops.router(),
+        post("/admin/restart", Some(SECRET), r#"{"path": "root/slow"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert!(answer.contains("in progress"), "{answer}");
+    // The restart goes on: the child stops, starts again, and the audit
+    // entry says how it ended.
+    let started = wait_for_healing(&mut events, |event| event.kind == HealingEventKind::ChildStarted).await;
+    assert_eq!(started.path.to_string(), "root/slow");
+    let audit = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if let Ok(event) = events.recv().await
+                && let OpsEvent::Audit(entry) = &*event
+            {
+                return entry.clone();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!((audit.action.as_str(), audit.outcome.as_str()), ("restart", "ok"));
+    assert_eq!(
+        root.which_children().await.unwrap()[0].state,
+        hale_core::ChildState::Running
+    );
     root.stop(std::time::Duration::from_secs(5)).await;
 }

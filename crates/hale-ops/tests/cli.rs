@@ -99,9 +99,9 @@ async fn restart_needs_the_token_from_the_environment() {
     .await;
     assert_one_line_error(&wrong, "the token is not valid");
 
-    let done = hale(Some(&server), Some(SECRET), &["restart", "root/flaky"]).await;
+    let done = hale(Some(&server), Some(SECRET), &["restart", "root/steady"]).await;
     assert_eq!(done.code, 0, "{}", done.stderr);
-    assert_eq!(done.stdout, "restart root/flaky: restarted (by alice)\n");
+    assert_eq!(done.stdout, "restart root/steady: restarted (by alice)\n");
     let missing = hale(Some(&server), Some(SECRET), &["delete", "root/nobody"]).await;
     assert_one_line_error(&missing, "404 Not Found: supervisor `root`: no child `nobody`");
     server.shutdown().await;

@@ -20,7 +20,9 @@ use crate::events::ResilienceBus;
 pub struct PolicyBuilder<C> {
     pub(crate) name: Arc<str>,
     pub(crate) config: C,
-    pub(crate) events: ResilienceBus,
+    /// `None` until [`events`](Self::events) is called: a pipeline then fills in its own
+    /// bus, and a policy built on its own reports to no subscriber.
+    pub(crate) events: Option<ResilienceBus>,
 }
 
 impl<C: Default> PolicyBuilder<C> {
@@ -28,25 +30,62 @@ impl<C: Default> PolicyBuilder<C> {
         Self {
             name: name.into(),
             config: C::default(),
-            events: ResilienceBus::default(),
+            events: None,
         }
     }
 }
 
 impl<C> PolicyBuilder<C> {
-    /// Replaces the whole configuration.
+    /// Replaces the whole configuration (handy when settings come from a file, or are
+    /// shared by several policies).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{RetryConfig, RetryPolicy};
+    ///
+    /// let settings = RetryConfig { maximum_attempts: Some(5), ..Default::default() };
+    /// let retry = RetryPolicy::builder("api").config(settings).build().unwrap();
+    /// assert_eq!(retry.config().maximum_attempts, Some(5));
+    /// ```
     pub fn config(mut self, config: C) -> Self {
         self.config = config;
         self
     }
 
     /// Reports events to `bus` (they are traced either way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{CircuitBreaker, ResilienceBus};
+    ///
+    /// let bus = ResilienceBus::new();
+    /// let mut events = bus.subscribe();
+    /// let breaker = CircuitBreaker::builder("api").events(&bus).build().unwrap();
+    /// breaker.force_open();
+    /// assert_eq!(events.try_recv().unwrap().policy, "api");
+    /// ```
     pub fn events(mut self, bus: &ResilienceBus) -> Self {
-        self.events = bus.clone();
+        self.events = Some(bus.clone());
+        self
+    }
+
+    /// Reports to `bus` unless a bus was set already (how a pipeline hands its bus to
+    /// the policies it configures).
+    pub(crate) fn events_or(mut self, bus: &ResilienceBus) -> Self {
+        self.events.get_or_insert_with(|| bus.clone());
         self
     }
 
     /// The configuration as set so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = hale_resilience::Bulkhead::builder("db").max_concurrent(4);
+    /// assert_eq!(builder.current_config().max_concurrent, 4);
+    /// ```
     pub fn current_config(&self) -> &C {
         &self.config
     }
@@ -54,9 +93,24 @@ impl<C> PolicyBuilder<C> {
 
 impl<C: PolicyConfig> PolicyBuilder<C> {
     /// Validates the settings and builds the policy.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of the first setting that cannot work, naming the policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::RetryPolicy;
+    ///
+    /// assert!(RetryPolicy::builder("api").maximum_attempts(3).build().is_ok());
+    /// assert!(RetryPolicy::builder("api").backoff_coefficient(0.5).build().is_err());
+    /// ```
     pub fn build(self) -> Result<C::Policy, ConfigError> {
         self.config.validate_named(&self.name)?;
-        Ok(self.config.build_valid(self.name, self.events))
+        Ok(self
+            .config
+            .build_valid(self.name, self.events.unwrap_or_default()))
     }
 }
 

@@ -71,6 +71,20 @@ impl Default for BulkheadConfig {
 
 impl BulkheadConfig {
     /// Checks the settings; `name` only labels the error.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`] when `max_concurrent` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::BulkheadConfig;
+    ///
+    /// assert!(BulkheadConfig::default().validate("db").is_ok());
+    /// let none = BulkheadConfig { max_concurrent: 0, ..Default::default() };
+    /// assert!(none.validate("db").is_err());
+    /// ```
     pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
         if self.max_concurrent == 0 {
             return Err(ConfigError::Zero {
@@ -105,19 +119,44 @@ impl crate::builder::sealed::Build for BulkheadConfig {
 }
 
 impl PolicyBuilder<BulkheadConfig> {
-    /// Calls allowed to run at once.
+    /// Calls allowed to run at once (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bulkhead = hale_resilience::Bulkhead::builder("db").max_concurrent(8).build().unwrap();
+    /// assert_eq!(bulkhead.available(), 8);
+    /// ```
     pub fn max_concurrent(mut self, calls: usize) -> Self {
         self.config.max_concurrent = calls;
         self
     }
 
-    /// Longest wait for a free slot.
+    /// Longest wait for a free slot (zero, the default: refuse at once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let bulkhead = hale_resilience::Bulkhead::builder("db")
+    ///     .max_wait(Duration::from_millis(200))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(bulkhead.config().max_wait, Duration::from_millis(200));
+    /// ```
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.config.max_wait = wait;
         self
     }
 
-    /// Most callers allowed to wait at once.
+    /// Most callers allowed to wait at once; a caller beyond them is refused at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bulkhead = hale_resilience::Bulkhead::builder("db").max_waiting(32).build().unwrap();
+    /// assert_eq!(bulkhead.config().max_waiting, Some(32));
+    /// ```
     pub fn max_waiting(mut self, callers: usize) -> Self {
         self.config.max_waiting = Some(callers);
         self
@@ -169,42 +208,120 @@ impl Drop for WaitingGuard<'_> {
 }
 
 impl Bulkhead {
-    /// Starts building a bulkhead named `name` (usually the dependency it protects).
+    /// Starts building a bulkhead named `name` (usually the dependency it protects),
+    /// from the defaults of [`BulkheadConfig`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bulkhead = hale_resilience::Bulkhead::builder("vector-db").max_concurrent(4).build().unwrap();
+    /// assert_eq!(bulkhead.name(), "vector-db");
+    /// ```
     pub fn builder(name: impl Into<Arc<str>>) -> PolicyBuilder<BulkheadConfig> {
         PolicyBuilder::new(name)
     }
 
-    /// A registry of bulkheads, one per dependency name, all built from `config`.
+    /// A registry of bulkheads, one per dependency name, all built from `config` and
+    /// reporting to `events`.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of `config`, checked once, here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{Bulkhead, BulkheadConfig, ResilienceBus};
+    ///
+    /// let pools = Bulkhead::registry(BulkheadConfig::default(), &ResilienceBus::new()).unwrap();
+    /// let _slot = pools.get("postgres").try_acquire().unwrap();
+    /// assert_eq!(pools.get("postgres").available(), 24); // the same bulkhead
+    /// ```
     pub fn registry(config: BulkheadConfig, events: &ResilienceBus) -> Result<Registry<Self>, ConfigError> {
         Registry::from_config(config, events)
     }
 
     /// The bulkhead's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bulkhead = hale_resilience::Bulkhead::builder("db").build().unwrap();
+    /// assert_eq!(bulkhead.name(), "db");
+    /// ```
     pub fn name(&self) -> &str {
         &self.shared.name
     }
 
     /// The settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bulkhead = hale_resilience::Bulkhead::builder("db").build().unwrap();
+    /// assert_eq!(bulkhead.config().max_concurrent, 25);
+    /// ```
     pub fn config(&self) -> &BulkheadConfig {
         &self.shared.config
     }
 
     /// Free slots right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bulkhead = hale_resilience::Bulkhead::builder("db").max_concurrent(2).build().unwrap();
+    /// let _slot = bulkhead.try_acquire().unwrap();
+    /// assert_eq!(bulkhead.available(), 1);
+    /// ```
     pub fn available(&self) -> usize {
         self.shared.semaphore.available_permits()
     }
 
     /// Callers waiting for a slot right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bulkhead = hale_resilience::Bulkhead::builder("db").build().unwrap();
+    /// assert_eq!(bulkhead.waiting(), 0);
+    /// ```
     pub fn waiting(&self) -> usize {
         self.shared.waiting.load(Ordering::Acquire)
     }
 
     /// Counters since the bulkhead was built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{Bulkhead, BulkheadStats};
+    ///
+    /// let bulkhead = Bulkhead::builder("db").max_concurrent(1).build().unwrap();
+    /// let _slot = bulkhead.try_acquire().unwrap();
+    /// assert!(bulkhead.try_acquire().is_err());
+    /// assert_eq!(bulkhead.stats(), BulkheadStats { permitted: 1, waited: 0, rejected: 1 });
+    /// ```
     pub fn stats(&self) -> BulkheadStats {
         self.shared.counters.snapshot()
     }
 
-    /// A slot if one is free now, without waiting.
+    /// A slot if one is free now, without waiting. The slot is released when the permit
+    /// is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::BulkheadFull`] when every slot is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bulkhead = hale_resilience::Bulkhead::builder("db").max_concurrent(1).build().unwrap();
+    /// let slot = bulkhead.try_acquire().unwrap();
+    /// assert!(bulkhead.try_acquire().is_err());
+    /// drop(slot);
+    /// assert!(bulkhead.try_acquire().is_ok());
+    /// ```
     pub fn try_acquire(&self) -> Result<BulkheadPermit, Rejection> {
         match Arc::clone(&self.shared.semaphore).try_acquire_owned() {
             Ok(permit) => Ok(self.permitted(permit)),
@@ -212,7 +329,39 @@ impl Bulkhead {
         }
     }
 
-    /// A slot, waiting for one up to the configured bound.
+    /// A slot, waiting for one up to `max_wait` if `max_waiting` allows the wait.
+    /// Waiters are served first in, first out.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::BulkheadFull`] when no slot came free within `max_wait`, or at once
+    /// when `max_wait` is zero or `max_waiting` callers are already waiting.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future while it waits ends the wait: the caller no longer counts in
+    /// [`waiting`](Self::waiting) and its place in the queue goes to the next waiter. No
+    /// slot is taken. It is safe to use in `tokio::select!`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::Bulkhead;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let bulkhead = Bulkhead::builder("db")
+    ///     .max_concurrent(1)
+    ///     .max_wait(Duration::from_millis(100))
+    ///     .build()
+    ///     .unwrap();
+    /// let held = bulkhead.acquire().await.unwrap();
+    /// assert!(bulkhead.acquire().await.is_err()); // waited 100 ms in vain
+    /// drop(held);
+    /// assert!(bulkhead.acquire().await.is_ok());
+    /// # }
+    /// ```
     pub async fn acquire(&self) -> Result<BulkheadPermit, Rejection> {
         if let Ok(permit) = self.try_acquire_quietly() {
             return Ok(self.permitted(permit));
@@ -237,10 +386,58 @@ impl Bulkhead {
         }
     }
 
-    crate::util::call_via_run!();
+    crate::util::call_via_run! {
+        /// Runs `operation` in a slot, waiting for one as [`acquire`](Self::acquire)
+        /// does; the slot is released when the operation ends. The operation's own
+        /// errors come back as [`ResilienceError::Inner`].
+        ///
+        /// # Errors
+        ///
+        /// [`ResilienceError::Rejected`] with [`Rejection::BulkheadFull`] when no slot
+        /// was had (the operation was not called), or the operation's own error.
+        ///
+        /// # Cancel safety
+        ///
+        /// Dropping the future while it waits ends the wait; dropping it while the
+        /// operation runs drops the operation and releases its slot at once.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")]
+        /// # async fn main() {
+        /// let bulkhead = hale_resilience::Bulkhead::builder("db").build().unwrap();
+        /// let rows = bulkhead.call(|| async { Ok::<_, String>(vec![1, 2]) }).await;
+        /// assert_eq!(rows.unwrap(), vec![1, 2]);
+        /// # }
+        /// ```
+    }
 
     /// The building block for composition: `operation` already reports
     /// [`ResilienceError`]s, which pass through unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As for [`call`](Self::call), with the operation's errors unchanged.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`call`](Self::call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::ResilienceError;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let bulkhead = hale_resilience::Bulkhead::builder("db").build().unwrap();
+    /// let rows = bulkhead
+    ///     .run(|| async { Ok::<_, ResilienceError<String>>(3) })
+    ///     .await;
+    /// assert_eq!(rows.unwrap(), 3);
+    /// # }
+    /// ```
     pub async fn run<T, E, F, Fut>(&self, operation: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,

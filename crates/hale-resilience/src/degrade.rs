@@ -64,6 +64,13 @@ pub struct Degraded<T> {
 
 impl<T> Degraded<T> {
     /// True when at least one optional step fell back to its default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let plan = hale_resilience::DegradableRun::new("trip").finish("plan");
+    /// assert!(!plan.is_degraded());
+    /// ```
     pub fn is_degraded(&self) -> bool {
         !self.degraded.is_empty()
     }
@@ -92,6 +99,13 @@ pub struct DegradableRun {
 
 impl DegradableRun {
     /// Starts a run named `name` (the task, e.g. `"plan-trip"`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let run = hale_resilience::DegradableRun::new("plan-trip");
+    /// assert!(run.degraded().is_empty());
+    /// ```
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         Self {
             name: name.into(),
@@ -101,6 +115,21 @@ impl DegradableRun {
     }
 
     /// Reports degradations to `bus` (they are traced either way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{DegradableRun, ResilienceBus};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let bus = ResilienceBus::new();
+    /// let mut events = bus.subscribe();
+    /// let mut run = DegradableRun::new("trip").events(&bus);
+    /// run.optional("weather", "unknown", async { Err::<&str, _>("503") }).await;
+    /// assert_eq!(events.try_recv().unwrap().policy, "trip");
+    /// # }
+    /// ```
     pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = bus.clone();
         self
@@ -108,6 +137,26 @@ impl DegradableRun {
 
     /// Runs a step the run cannot do without. Its error comes back as
     /// [`CriticalStepFailed`] naming the step.
+    ///
+    /// # Errors
+    ///
+    /// [`CriticalStepFailed`] with the step's error and the optional steps degraded
+    /// before it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the step; nothing is recorded in the run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut run = hale_resilience::DegradableRun::new("trip");
+    /// let failed = run.critical("flights", async { Err::<(), _>("timeout") }).await.unwrap_err();
+    /// assert_eq!(failed.step, "flights");
+    /// # }
+    /// ```
     pub async fn critical<T, E, Fut>(&mut self, step: &str, work: Fut) -> Result<T, CriticalStepFailed<E>>
     where
         Fut: Future<Output = Result<T, E>>,
@@ -121,6 +170,22 @@ impl DegradableRun {
     }
 
     /// Runs a step the run can do without; if it fails, records it and returns `neutral`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the step; nothing is recorded in the run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut run = hale_resilience::DegradableRun::new("trip");
+    /// let weather = run.optional("weather", "unknown", async { Err::<&str, _>("503") }).await;
+    /// assert_eq!(weather, "unknown");
+    /// assert_eq!(run.degraded()[0].error, "503");
+    /// # }
+    /// ```
     pub async fn optional<T, E, Fut>(&mut self, step: &str, neutral: T, work: Fut) -> T
     where
         E: Display,
@@ -130,6 +195,21 @@ impl DegradableRun {
     }
 
     /// Like [`optional`](Self::optional), building the default only when it is needed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the step; nothing is recorded in the run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut run = hale_resilience::DegradableRun::new("trip");
+    /// let tips: Vec<String> = run.optional_or_else("tips", Vec::new, async { Err("500") }).await;
+    /// assert!(tips.is_empty());
+    /// # }
+    /// ```
     pub async fn optional_or_else<T, E, D, Fut>(&mut self, step: &str, neutral: D, work: Fut) -> T
     where
         E: Display,
@@ -157,11 +237,30 @@ impl DegradableRun {
     }
 
     /// The optional steps degraded so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let run = hale_resilience::DegradableRun::new("trip");
+    /// assert!(run.degraded().is_empty());
+    /// ```
     pub fn degraded(&self) -> &[DegradedStep] {
         &self.degraded
     }
 
     /// Ends the run with its value and the list of degraded steps.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut run = hale_resilience::DegradableRun::new("trip");
+    /// let weather = run.optional("weather", "unknown", async { Err::<&str, _>("503") }).await;
+    /// let plan = run.finish(format!("flights; {weather}"));
+    /// assert!(plan.is_degraded());
+    /// # }
+    /// ```
     pub fn finish<T>(self, value: T) -> Degraded<T> {
         Degraded {
             value,

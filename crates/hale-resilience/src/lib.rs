@@ -32,17 +32,18 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use hale_resilience::{CircuitBreaker, ResilienceBus, EventKind, Pipeline, RetryPolicy, Timeout};
+//! use hale_resilience::{EventKind, Pipeline, ResilienceBus};
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let bus = ResilienceBus::new();
 //! let mut events = bus.subscribe();
 //! let maps = Pipeline::builder("maps")
-//!     .circuit_breaker(CircuitBreaker::builder("maps").events(&bus).build()?)
-//!     .retry(RetryPolicy::builder("maps").maximum_attempts(3).events(&bus).build()?)
-//!     .timeout(Timeout::new("maps", Duration::from_secs(5))?.events(&bus))
-//!     .build();
+//!     .events(&bus)
+//!     .circuit_breaker(|breaker| breaker.minimum_calls(20).count_window(20))
+//!     .retry(|retry| retry.maximum_attempts(3))
+//!     .timeout(Duration::from_secs(5))
+//!     .build()?;
 //!
 //! let mut attempts = 0;
 //! let route = maps
@@ -92,7 +93,9 @@ pub use fallback::{
     FallbackChainBuilder, FallbackStats,
 };
 pub use mediator::{MediatorBuilder, MediatorError, MediatorStats, ResourceMediator, ResourceSet};
-pub use pipeline::{Pipeline, PipelineBuilder, PipelineFuture, PipelineLayer, PipelineService};
+pub use pipeline::{
+    Pipeline, PipelineBuilder, PipelineFuture, PipelineLayer, PipelinePolicy, PipelineService,
+};
 pub use rate_limit::{RateLimitConfig, RateLimitStats, RateLimiter};
 pub use registry::Registry;
 pub use retry::{Jitter, RetryConfig, RetryPolicy, RetryStats};

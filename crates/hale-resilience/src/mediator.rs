@@ -122,24 +122,76 @@ pub struct MediatorBuilder {
 }
 
 impl MediatorBuilder {
-    /// Declares an exclusive resource (one holder at a time).
+    /// Declares an exclusive resource (one holder at a time), after those declared so
+    /// far in the global order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::ResourceMediator;
+    ///
+    /// let mediator = ResourceMediator::builder("workspace")
+    ///     .resource("database")
+    ///     .resource_with_slots("gpu", 2)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(mediator.available("database"), Some(1));
+    /// ```
     pub fn resource(self, name: impl Into<Arc<str>>) -> Self {
         self.resource_with_slots(name, 1)
     }
 
-    /// Declares a resource that `slots` holders may hold at once.
+    /// Declares a resource that `slots` holders may hold at once (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::ResourceMediator;
+    ///
+    /// let mediator = ResourceMediator::builder("workspace")
+    ///     .resource("database")
+    ///     .resource_with_slots("gpu", 2)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(mediator.available("gpu"), Some(2));
+    /// ```
     pub fn resource_with_slots(mut self, name: impl Into<Arc<str>>, slots: usize) -> Self {
         self.resources.push((name.into(), slots));
         self
     }
 
     /// Reports timeouts to `bus` (they are traced either way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{ResilienceBus, ResourceMediator};
+    ///
+    /// let bus = ResilienceBus::new();
+    /// let mediator = ResourceMediator::builder("workspace").resource("db").events(&bus).build().unwrap();
+    /// assert_eq!(mediator.order(), vec!["db"]);
+    /// ```
     pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = bus.clone();
         self
     }
 
     /// Checks the declarations (no duplicates, no zero slots) and builds the mediator.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::DuplicateResource`] for a resource declared twice and
+    /// [`ConfigError::Zero`] for a resource with no slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::ResourceMediator;
+    ///
+    /// assert!(ResourceMediator::builder("m").resource("db").resource("db").build().is_err());
+    /// ```
     pub fn build(self) -> Result<ResourceMediator, ConfigError> {
         let mut resources = HashMap::with_capacity(self.resources.len());
         for (rank, (name, slots)) in self.resources.into_iter().enumerate() {
@@ -182,6 +234,24 @@ pub struct ResourceSet {
 
 impl ResourceSet {
     /// The resources held, in the global order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use hale_resilience::ResourceMediator;
+    ///
+    /// let mediator = ResourceMediator::builder("workspace")
+    ///     .resource("database")
+    ///     .resource_with_slots("gpu", 2)
+    ///     .build()
+    ///     .unwrap();
+    /// let held = mediator.acquire(&["gpu", "database"], Duration::from_secs(1)).await.unwrap();
+    /// assert_eq!(held.names(), vec!["database", "gpu"]);
+    /// # }
+    /// ```
     pub fn names(&self) -> Vec<&str> {
         self.names.iter().map(|name| &**name).collect()
     }
@@ -195,6 +265,20 @@ impl fmt::Debug for ResourceSet {
 
 impl ResourceMediator {
     /// Starts declaring the resources of a mediator named `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::ResourceMediator;
+    ///
+    /// let mediator = ResourceMediator::builder("workspace")
+    ///     .resource("database")
+    ///     .resource_with_slots("gpu", 2)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(mediator.name(), "workspace");
+    /// ```
     pub fn builder(name: impl Into<Arc<str>>) -> MediatorBuilder {
         MediatorBuilder {
             name: name.into(),
@@ -204,11 +288,39 @@ impl ResourceMediator {
     }
 
     /// The mediator's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::ResourceMediator;
+    ///
+    /// let mediator = ResourceMediator::builder("workspace")
+    ///     .resource("database")
+    ///     .resource_with_slots("gpu", 2)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(mediator.name(), "workspace");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Every resource, in the global order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::ResourceMediator;
+    ///
+    /// let mediator = ResourceMediator::builder("workspace")
+    ///     .resource("database")
+    ///     .resource_with_slots("gpu", 2)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(mediator.order(), vec!["database", "gpu"]);
+    /// ```
     pub fn order(&self) -> Vec<&str> {
         let mut resources: Vec<&Resource> = self.inner.resources.values().collect();
         resources.sort_by_key(|resource| resource.rank);
@@ -216,6 +328,21 @@ impl ResourceMediator {
     }
 
     /// Free slots of `resource` right now, or `None` if it is unknown.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::ResourceMediator;
+    ///
+    /// let mediator = ResourceMediator::builder("workspace")
+    ///     .resource("database")
+    ///     .resource_with_slots("gpu", 2)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(mediator.available("gpu"), Some(2));
+    /// assert_eq!(mediator.available("tpu"), None);
+    /// ```
     pub fn available(&self, resource: &str) -> Option<usize> {
         self.inner
             .resources
@@ -224,12 +351,66 @@ impl ResourceMediator {
     }
 
     /// Counters since the mediator was built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use hale_resilience::ResourceMediator;
+    ///
+    /// let mediator = ResourceMediator::builder("workspace")
+    ///     .resource("database")
+    ///     .resource_with_slots("gpu", 2)
+    ///     .build()
+    ///     .unwrap();
+    /// drop(mediator.acquire(&["gpu"], Duration::from_secs(1)).await.unwrap());
+    /// assert_eq!(mediator.stats().acquired, 1);
+    /// # }
+    /// ```
     pub fn stats(&self) -> MediatorStats {
         self.inner.counters.snapshot()
     }
 
-    /// Acquires every resource in `names` (any order, duplicates ignored), waiting at
-    /// most `within` in total.
+    /// Acquires every resource in `names` (any order, duplicates ignored), in the global
+    /// order, waiting at most `within` in total (a limit too long to represent as an
+    /// instant, such as `Duration::MAX`, means no limit). Everything is released when the
+    /// returned set is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`MediatorError::UnknownResource`] for a name never declared (nothing is taken),
+    /// and [`MediatorError::Timeout`], naming the resource still busy, when time ran out
+    /// (whatever was taken is released).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future releases every resource it had already taken and leaves the
+    /// queue of the one it was waiting for; nothing stays held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::MediatorError;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use hale_resilience::ResourceMediator;
+    ///
+    /// let mediator = ResourceMediator::builder("workspace")
+    ///     .resource("database")
+    ///     .resource_with_slots("gpu", 2)
+    ///     .build()
+    ///     .unwrap();
+    /// let held = mediator.acquire(&["database"], Duration::from_secs(1)).await.unwrap();
+    /// let busy = mediator.acquire(&["gpu", "database"], Duration::from_millis(100)).await;
+    /// assert!(matches!(busy, Err(MediatorError::Timeout { ref waiting_for, .. }) if waiting_for == "database"));
+    /// assert_eq!(mediator.available("gpu"), Some(2)); // taken, then given back
+    /// drop(held);
+    /// # }
+    /// ```
     pub async fn acquire<S: AsRef<str>>(
         &self,
         names: &[S],
@@ -276,6 +457,36 @@ impl ResourceMediator {
 
     /// Runs `operation` while holding every resource in `names`, acquired as by
     /// [`acquire`](Self::acquire); they are released when it ends.
+    ///
+    /// # Errors
+    ///
+    /// As for [`acquire`](Self::acquire); the operation is not called then.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future while it acquires releases what was taken; dropping it while
+    /// the operation runs drops the operation and releases every resource.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use hale_resilience::ResourceMediator;
+    ///
+    /// let mediator = ResourceMediator::builder("workspace")
+    ///     .resource("database")
+    ///     .resource_with_slots("gpu", 2)
+    ///     .build()
+    ///     .unwrap();
+    /// let rows = mediator
+    ///     .run(&["database"], Duration::from_secs(5), || async { 42 })
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(rows, 42);
+    /// # }
+    /// ```
     pub async fn run<S, F, Fut>(
         &self,
         names: &[S],

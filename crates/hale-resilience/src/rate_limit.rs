@@ -80,6 +80,21 @@ impl Default for RateLimitConfig {
 
 impl RateLimitConfig {
     /// Checks the settings; `name` only labels the error.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`] when `limit` or `burst` is 0, or `period / limit` is less
+    /// than a nanosecond.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::RateLimitConfig;
+    ///
+    /// assert!(RateLimitConfig::default().validate("api").is_ok());
+    /// let never = RateLimitConfig { limit: 0, ..Default::default() };
+    /// assert!(never.validate("api").is_err());
+    /// ```
     pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
         let zero = |field| {
             Err(ConfigError::Zero {
@@ -134,19 +149,54 @@ impl crate::builder::sealed::Build for RateLimitConfig {
 
 impl PolicyBuilder<RateLimitConfig> {
     /// `calls` per `period` on average.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let limiter = hale_resilience::RateLimiter::builder("api")
+    ///     .limit(60, Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(limiter.config().limit, 60);
+    /// ```
     pub fn limit(mut self, calls: u32, period: Duration) -> Self {
         self.config.limit = calls;
         self.config.period = period;
         self
     }
 
-    /// Largest burst of back-to-back calls.
+    /// Largest burst of back-to-back calls (default: `limit`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let limiter = hale_resilience::RateLimiter::builder("api")
+    ///     .limit(100, Duration::from_secs(1))
+    ///     .burst(2)
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(limiter.check().is_ok() && limiter.check().is_ok());
+    /// assert!(limiter.check().is_err());
+    /// ```
     pub fn burst(mut self, calls: u32) -> Self {
         self.config.burst = Some(calls);
         self
     }
 
-    /// Longest wait for a turn.
+    /// Longest wait for a turn (zero, the default: refuse at once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let limiter = hale_resilience::RateLimiter::builder("api")
+    ///     .max_wait(Duration::from_secs(2))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(limiter.config().max_wait, Duration::from_secs(2));
+    /// ```
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.config.max_wait = wait;
         self
@@ -188,32 +238,108 @@ struct Shared {
 }
 
 impl RateLimiter {
-    /// Starts building a limiter named `name` (usually the dependency it protects).
+    /// Starts building a limiter named `name` (usually the dependency it protects), from
+    /// the defaults of [`RateLimitConfig`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let limiter = hale_resilience::RateLimiter::builder("llm-api").build().unwrap();
+    /// assert_eq!(limiter.name(), "llm-api");
+    /// ```
     pub fn builder(name: impl Into<Arc<str>>) -> PolicyBuilder<RateLimitConfig> {
         PolicyBuilder::new(name)
     }
 
-    /// A registry of limiters, one per dependency name, all built from `config`.
+    /// A registry of limiters, one per dependency name, all built from `config` and
+    /// reporting to `events`.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of `config`, checked once, here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::{RateLimitConfig, RateLimiter, ResilienceBus};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let config = RateLimitConfig { limit: 1, period: Duration::from_secs(1), ..Default::default() };
+    /// let limiters = RateLimiter::registry(config, &ResilienceBus::new()).unwrap();
+    /// assert!(limiters.get("openai").check().is_ok());
+    /// assert!(limiters.get("openai").check().is_err()); // the same budget
+    /// # }
+    /// ```
     pub fn registry(config: RateLimitConfig, events: &ResilienceBus) -> Result<Registry<Self>, ConfigError> {
         Registry::from_config(config, events)
     }
 
     /// The limiter's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let limiter = hale_resilience::RateLimiter::builder("api").build().unwrap();
+    /// assert_eq!(limiter.name(), "api");
+    /// ```
     pub fn name(&self) -> &str {
         &self.shared.name
     }
 
     /// The settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let limiter = hale_resilience::RateLimiter::builder("api").build().unwrap();
+    /// assert_eq!(limiter.config().limit, 10);
+    /// ```
     pub fn config(&self) -> &RateLimitConfig {
         &self.shared.config
     }
 
     /// Counters since the limiter was built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::{RateLimitStats, RateLimiter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let limiter = RateLimiter::builder("api").limit(1, Duration::from_secs(1)).build().unwrap();
+    /// let _ = limiter.check();
+    /// let _ = limiter.check();
+    /// assert_eq!(limiter.stats(), RateLimitStats { permitted: 1, delayed: 0, rejected: 1 });
+    /// # }
+    /// ```
     pub fn stats(&self) -> RateLimitStats {
         self.shared.counters.snapshot()
     }
 
     /// Takes a turn if one is available now, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::RateLimited`], whose `retry_after` says when a call would be
+    /// allowed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::RateLimiter;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let limiter = RateLimiter::builder("api").limit(1, Duration::from_secs(1)).build().unwrap();
+    /// assert!(limiter.check().is_ok());
+    /// assert_eq!(limiter.check().unwrap_err().retry_after(), Some(Duration::from_secs(1)));
+    /// # }
+    /// ```
     pub fn check(&self) -> Result<(), Rejection> {
         match self.reserve(0) {
             Ok(_) => {
@@ -224,7 +350,41 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a turn, waiting for it up to the configured `max_wait`.
+    /// Takes a turn, waiting for it if it comes within `max_wait`. The turn is reserved
+    /// at once, so waiters are served in order.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejection::RateLimited`] at once, without waiting, when the turn would come
+    /// later than `max_wait`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future while it waits does **not** give the reserved turn back: the
+    /// limiter errs on the side of fewer calls, and the next caller waits as if the
+    /// dropped one had called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::RateLimiter;
+    /// use tokio::time::Instant;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let limiter = RateLimiter::builder("api")
+    ///     .limit(2, Duration::from_secs(1))
+    ///     .burst(1)
+    ///     .max_wait(Duration::from_secs(1))
+    ///     .build()
+    ///     .unwrap();
+    /// let began = Instant::now();
+    /// limiter.acquire().await.unwrap();
+    /// limiter.acquire().await.unwrap(); // waits for its turn
+    /// assert_eq!(began.elapsed(), Duration::from_millis(500));
+    /// # }
+    /// ```
     pub async fn acquire(&self) -> Result<(), Rejection> {
         match self.reserve(self.shared.max_wait) {
             Ok(wait) => {
@@ -239,10 +399,57 @@ impl RateLimiter {
         }
     }
 
-    crate::util::call_via_run!();
+    crate::util::call_via_run! {
+        /// Runs `operation` once it has a turn, waiting as [`acquire`](Self::acquire)
+        /// does. The operation's own errors come back as [`ResilienceError::Inner`].
+        ///
+        /// # Errors
+        ///
+        /// [`ResilienceError::Rejected`] with [`Rejection::RateLimited`] when no turn
+        /// came within `max_wait` (the operation was not called), or the operation's
+        /// own error.
+        ///
+        /// # Cancel safety
+        ///
+        /// Dropping the future while it waits for its turn does not give the turn back
+        /// (see [`acquire`](Self::acquire)); dropping it while the operation runs drops
+        /// the operation.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+        /// # async fn main() {
+        /// let limiter = hale_resilience::RateLimiter::builder("api").build().unwrap();
+        /// let reply = limiter.call(|| async { Ok::<_, String>("pong") }).await;
+        /// assert_eq!(reply.unwrap(), "pong");
+        /// # }
+        /// ```
+    }
 
     /// The building block for composition: `operation` already reports
     /// [`ResilienceError`]s, which pass through unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As for [`call`](Self::call), with the operation's errors unchanged.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`call`](Self::call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::ResilienceError;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let limiter = hale_resilience::RateLimiter::builder("api").build().unwrap();
+    /// let reply = limiter.run(|| async { Ok::<_, ResilienceError<String>>(1) }).await;
+    /// assert_eq!(reply.unwrap(), 1);
+    /// # }
+    /// ```
     pub async fn run<T, E, F, Fut>(&self, operation: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,

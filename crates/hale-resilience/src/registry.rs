@@ -40,6 +40,15 @@ struct RegistryInner<P> {
 
 impl<P: Clone> Registry<P> {
     /// A registry that creates a missing instance with `make(name)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{Bulkhead, Registry};
+    ///
+    /// let pools = Registry::new(|name: &str| Bulkhead::builder(name).max_concurrent(4).build().unwrap());
+    /// assert_eq!(pools.get("db").available(), 4);
+    /// ```
     pub fn new<F>(make: F) -> Self
     where
         F: Fn(&str) -> P + Send + Sync + 'static,
@@ -53,7 +62,21 @@ impl<P: Clone> Registry<P> {
     }
 
     /// A registry that creates one policy per name from `config`, all reporting to
-    /// `events`. The settings are checked once, here.
+    /// `events`.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] of `config`, checked once, here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{BreakerConfig, CircuitBreaker, Registry, ResilienceBus};
+    ///
+    /// let breakers: Registry<CircuitBreaker> =
+    ///     Registry::from_config(BreakerConfig::default(), &ResilienceBus::new()).unwrap();
+    /// assert_eq!(breakers.get("maps").name(), "maps");
+    /// ```
     pub fn from_config<C>(config: C, events: &ResilienceBus) -> Result<Self, ConfigError>
     where
         C: PolicyConfig<Policy = P>,
@@ -66,12 +89,32 @@ impl<P: Clone> Registry<P> {
     }
 
     /// The instance for `name`, created from the registry's template on first use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{BulkheadConfig, Bulkhead, ResilienceBus};
+    ///
+    /// let pools = Bulkhead::registry(BulkheadConfig::default(), &ResilienceBus::new()).unwrap();
+    /// let _slot = pools.get("db").try_acquire().unwrap();
+    /// assert_eq!(pools.get("db").available(), 24);
+    /// ```
     pub fn get(&self, name: &str) -> P {
         self.get_or_insert_with(name, |name| (self.inner.make)(name))
     }
 
     /// The instance for `name`, created with `make` if there is none yet. An existing
     /// instance is returned unchanged (its settings win).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{BulkheadConfig, Bulkhead, ResilienceBus};
+    ///
+    /// let pools = Bulkhead::registry(BulkheadConfig::default(), &ResilienceBus::new()).unwrap();
+    /// let gpu = pools.get_or_insert_with("gpu", |name| Bulkhead::builder(name).max_concurrent(2).build().unwrap());
+    /// assert_eq!(gpu.available(), 2);
+    /// ```
     pub fn get_or_insert_with<F>(&self, name: &str, make: F) -> P
     where
         F: FnOnce(&str) -> P,
@@ -86,6 +129,21 @@ impl<P: Clone> Registry<P> {
     }
 
     /// Like [`Registry::get_or_insert_with`] for constructors that validate settings.
+    ///
+    /// # Errors
+    ///
+    /// The error of `make`; nothing is inserted then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{BulkheadConfig, Bulkhead, ResilienceBus};
+    ///
+    /// let pools = Bulkhead::registry(BulkheadConfig::default(), &ResilienceBus::new()).unwrap();
+    /// let none = pools.try_get_or_insert_with("gpu", |name| Bulkhead::builder(name).max_concurrent(0).build());
+    /// assert!(none.is_err());
+    /// assert!(pools.lookup("gpu").is_none());
+    /// ```
     pub fn try_get_or_insert_with<F, Err>(&self, name: &str, make: F) -> Result<P, Err>
     where
         F: FnOnce(&str) -> Result<P, Err>,
@@ -100,11 +158,33 @@ impl<P: Clone> Registry<P> {
     }
 
     /// The instance for `name` if one exists, without creating it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{BulkheadConfig, Bulkhead, ResilienceBus};
+    ///
+    /// let pools = Bulkhead::registry(BulkheadConfig::default(), &ResilienceBus::new()).unwrap();
+    /// assert!(pools.lookup("db").is_none());
+    /// pools.get("db");
+    /// assert!(pools.lookup("db").is_some());
+    /// ```
     pub fn lookup(&self, name: &str) -> Option<P> {
         lock(&self.inner.entries).get(name).cloned()
     }
 
     /// Names of every instance created so far, sorted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{BulkheadConfig, Bulkhead, ResilienceBus};
+    ///
+    /// let pools = Bulkhead::registry(BulkheadConfig::default(), &ResilienceBus::new()).unwrap();
+    /// pools.get("search");
+    /// pools.get("db");
+    /// assert_eq!(pools.names(), vec!["db", "search"]);
+    /// ```
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = lock(&self.inner.entries)
             .keys()
@@ -115,6 +195,17 @@ impl<P: Clone> Registry<P> {
     }
 
     /// Every instance with its name, sorted by name (for snapshots and dashboards).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{BulkheadConfig, Bulkhead, ResilienceBus};
+    ///
+    /// let pools = Bulkhead::registry(BulkheadConfig::default(), &ResilienceBus::new()).unwrap();
+    /// pools.get("db");
+    /// let free: Vec<(String, usize)> = pools.entries().into_iter().map(|(name, pool)| (name, pool.available())).collect();
+    /// assert_eq!(free, vec![("db".to_string(), 25)]);
+    /// ```
     pub fn entries(&self) -> Vec<(String, P)> {
         let mut entries: Vec<(String, P)> = lock(&self.inner.entries)
             .iter()

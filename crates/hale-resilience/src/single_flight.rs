@@ -122,6 +122,15 @@ where
     E: Clone,
 {
     /// A guard named `name` that treats duplicates as `mode` says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{OnDuplicate, SingleFlight};
+    ///
+    /// let refunds: SingleFlight<u64, String, String> = SingleFlight::new("refunds", OnDuplicate::Join);
+    /// assert_eq!(refunds.name(), "refunds");
+    /// ```
     pub fn new(name: impl Into<Arc<str>>, mode: OnDuplicate) -> Self {
         Self {
             name: name.into(),
@@ -136,33 +145,117 @@ where
     }
 
     /// Reports joins and refusals to `bus` (they are traced either way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{OnDuplicate, ResilienceBus, SingleFlight};
+    ///
+    /// let bus = ResilienceBus::new();
+    /// let jobs: SingleFlight<u32, (), String> = SingleFlight::new("jobs", OnDuplicate::Refuse).events(&bus);
+    /// assert_eq!(jobs.name(), "jobs");
+    /// ```
     pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = bus.clone();
         self
     }
 
     /// The guard's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{OnDuplicate, SingleFlight};
+    ///
+    /// let refunds: SingleFlight<u64, String, String> = SingleFlight::new("refunds", OnDuplicate::Join);
+    /// assert_eq!(refunds.name(), "refunds");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// Whether work for `key` is running.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{OnDuplicate, SingleFlight};
+    ///
+    /// let refunds: SingleFlight<u64, String, String> = SingleFlight::new("refunds", OnDuplicate::Join);
+    /// assert!(!refunds.is_running(&1234));
+    /// ```
     pub fn is_running(&self, key: &K) -> bool {
         lock(&self.inner.flights).contains_key(key)
     }
 
-    /// How many requests joined the run for `key` (0 if none is running).
+    /// How many requests joined the run for `key` so far, including any that have left
+    /// since (0 if none is running).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{OnDuplicate, SingleFlight};
+    ///
+    /// let refunds: SingleFlight<u64, String, String> = SingleFlight::new("refunds", OnDuplicate::Join);
+    /// assert_eq!(refunds.joined(&1234), 0);
+    /// ```
     pub fn joined(&self, key: &K) -> usize {
         lock(&self.inner.flights).get(key).map_or(0, |f| f.joined)
     }
 
     /// Counters since creation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use hale_resilience::{OnDuplicate, SingleFlight};
+    ///
+    /// let refunds: SingleFlight<u64, String, String> = SingleFlight::new("refunds", OnDuplicate::Join);
+    /// refunds.run(1, || async { Ok("done".to_string()) }).await.unwrap();
+    /// assert_eq!(refunds.stats().started, 1);
+    /// # }
+    /// ```
     pub fn stats(&self) -> SingleFlightStats {
         self.inner.counters.snapshot()
     }
 
     /// Runs `work` for `key`, or joins (or is refused by) the run already going for it.
     /// `work` is only called if this request ends up running it.
+    ///
+    /// # Errors
+    ///
+    /// The work's own error as [`ResilienceError::Inner`] (a joined request gets a clone
+    /// of the runner's), or [`ResilienceError::Rejected`] with
+    /// [`Rejection::AlreadyRunning`] when the guard refuses duplicates and `key` is
+    /// running.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future of the request that runs the work drops the work and frees
+    /// the key at once: a joined request then takes the work over and runs it itself,
+    /// and the next request for the key starts afresh. Dropping a joined request only
+    /// stops its waiting; the run goes on for the others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use hale_resilience::{OnDuplicate, SingleFlight};
+    ///
+    /// let refunds: SingleFlight<u64, String, String> = SingleFlight::new("refunds", OnDuplicate::Join);
+    /// let (a, b) = tokio::join!(
+    ///     refunds.run(1234, || async {
+    ///         tokio::task::yield_now().await;
+    ///         Ok("refunded".to_string())
+    ///     }),
+    ///     refunds.run(1234, || async { Ok("refunded twice".to_string()) }),
+    /// );
+    /// assert_eq!((a.unwrap(), b.unwrap()), ("refunded".to_string(), "refunded".to_string()));
+    /// # }
+    /// ```
     pub async fn run<F, Fut>(&self, key: K, work: F) -> Result<T, ResilienceError<E>>
     where
         F: FnOnce() -> Fut,

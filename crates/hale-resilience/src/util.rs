@@ -17,11 +17,10 @@ where
 
 /// Defines `call` for a single-shot policy in terms of its `run`: the operation's own
 /// error is lifted into [`ResilienceError::Inner`](crate::ResilienceError::Inner) first.
+/// The doc comment written before the invocation becomes the method's.
 macro_rules! call_via_run {
-    () => {
-        /// Runs `operation` under this policy. The operation's own errors come back as
-        /// [`ResilienceError::Inner`](crate::ResilienceError::Inner); the policy's as the
-        /// other variants.
+    ($(#[$doc:meta])*) => {
+        $(#[$doc])*
         pub async fn call<T, E, F, Fut>(&self, operation: F) -> Result<T, $crate::ResilienceError<E>>
         where
             F: FnOnce() -> Fut,
@@ -40,12 +39,15 @@ pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send +
 
 /// Defines `call` and `call_with` for a policy that classifies errors, in terms of its
 /// `run_with`. `$operation` is the closure trait the policy needs (`FnMut` when it may
-/// call the operation several times); an optional bound is added on the error type.
+/// call the operation several times); an optional bound is added on the error type. The
+/// doc comments written before `call;` and `call_with;` become the methods'.
 macro_rules! classified_calls {
-    ($operation:ident $(, $error_bound:path)?) => {
-        /// Runs `operation` under this policy, classifying its errors through their
-        /// [`ErrorClass`](crate::ErrorClass). The operation's own errors come back as
-        /// [`ResilienceError::Inner`](crate::ResilienceError::Inner).
+    (
+        $operation:ident $(, $error_bound:path)?;
+        $(#[$call_doc:meta])* call;
+        $(#[$call_with_doc:meta])* call_with;
+    ) => {
+        $(#[$call_doc])*
         pub async fn call<T, E, F, Fut>(
             &self,
             operation: F,
@@ -58,8 +60,7 @@ macro_rules! classified_calls {
             self.call_with(&$crate::ByErrorClass, operation).await
         }
 
-        /// Like `call`, classifying errors with `classifier` (for example a
-        /// [`Classifier`](crate::Classifier) built from closures).
+        $(#[$call_with_doc])*
         pub async fn call_with<T, E, C, F, Fut>(
             &self,
             classifier: &C,

@@ -35,12 +35,13 @@ fn counter() -> Arc<AtomicU32> {
 
 #[tokio::test(start_paused = true)]
 async fn the_timeout_is_per_attempt_and_inside_the_retry() {
-    let timeout = Timeout::new("dep", Duration::from_secs(1)).unwrap();
+    let timeout = Timeout::new("dep", Duration::from_secs(1));
     let pipeline = Pipeline::builder("dep")
-        .circuit_breaker(breaker(2))
-        .retry(retry(3))
-        .timeout(timeout.clone())
-        .build();
+        .policy(breaker(2))
+        .policy(retry(3))
+        .policy(timeout.clone())
+        .build()
+        .unwrap();
     let attempts = counter();
     let result = pipeline
         .call(|| {
@@ -66,9 +67,10 @@ async fn the_timeout_is_per_attempt_and_inside_the_retry() {
 #[tokio::test(start_paused = true)]
 async fn an_exhausted_retry_is_one_failure_for_the_breaker() {
     let pipeline = Pipeline::builder("dep")
-        .circuit_breaker(breaker(2))
-        .retry(retry(3))
-        .build();
+        .policy(breaker(2))
+        .policy(retry(3))
+        .build()
+        .unwrap();
     let attempts = counter();
     for _ in 0..2 {
         let result: Result<(), _> = pipeline
@@ -88,9 +90,10 @@ async fn an_exhausted_retry_is_one_failure_for_the_breaker() {
 #[tokio::test(start_paused = true)]
 async fn an_open_breaker_stops_the_call_before_any_attempt() {
     let pipeline = Pipeline::builder("dep")
-        .circuit_breaker(breaker(2))
-        .retry(retry(5))
-        .build();
+        .policy(breaker(2))
+        .policy(retry(5))
+        .build()
+        .unwrap();
     pipeline.circuit_breaker().unwrap().force_open();
     let attempts = counter();
     let began = Instant::now();
@@ -117,10 +120,11 @@ async fn a_rate_limited_attempt_is_retried_after_the_limiters_hint_and_not_held_
         .build()
         .unwrap();
     let pipeline = Pipeline::builder("dep")
-        .circuit_breaker(breaker(2))
-        .retry(retry(3))
-        .rate_limit(limiter.clone())
-        .build();
+        .policy(breaker(2))
+        .policy(retry(3))
+        .policy(limiter.clone())
+        .build()
+        .unwrap();
     let ok = || async { Ok::<_, String>(()) };
     pipeline.call(ok).await.unwrap();
     let began = Instant::now();
@@ -138,9 +142,10 @@ async fn a_rate_limited_attempt_is_retried_after_the_limiters_hint_and_not_held_
 async fn a_full_bulkhead_is_retried_and_slots_are_not_held_while_backing_off() {
     let bulkhead = Bulkhead::builder("dep").max_concurrent(1).build().unwrap();
     let pipeline = Pipeline::builder("dep")
-        .retry(retry(5))
-        .bulkhead(bulkhead.clone())
-        .build();
+        .policy(retry(5))
+        .policy(bulkhead.clone())
+        .build()
+        .unwrap();
     let busy = bulkhead.try_acquire().unwrap();
     let release_later = tokio::spawn(async move {
         sleep(Duration::from_millis(150)).await;
@@ -156,17 +161,18 @@ async fn a_full_bulkhead_is_retried_and_slots_are_not_held_while_backing_off() {
 #[tokio::test(start_paused = true)]
 async fn layers_are_reported_in_stacking_order_whatever_the_builder_order() {
     let pipeline = Pipeline::builder("dep")
-        .timeout(Timeout::new("dep", Duration::from_secs(1)).unwrap())
-        .bulkhead(Bulkhead::builder("dep").build().unwrap())
-        .rate_limit(RateLimiter::builder("dep").build().unwrap())
-        .retry(retry(2))
-        .circuit_breaker(breaker(2))
-        .build();
+        .timeout(Duration::from_secs(1))
+        .bulkhead(|bulkhead| bulkhead)
+        .rate_limit(|limiter| limiter)
+        .policy(retry(2))
+        .policy(breaker(2))
+        .build()
+        .unwrap();
     assert_eq!(
         pipeline.layers(),
         vec!["circuit_breaker", "retry", "rate_limit", "bulkhead", "timeout"]
     );
-    assert!(Pipeline::builder("bare").build().layers().is_empty());
+    assert!(Pipeline::builder("bare").build().unwrap().layers().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -174,13 +180,15 @@ async fn a_fallback_chain_of_pipelines_falls_back_when_the_primary_breaker_is_op
     let bus = ResilienceBus::new();
     let mut events = bus.subscribe();
     let primary = Pipeline::builder("large-model")
-        .circuit_breaker(breaker(2))
-        .retry(retry(2))
-        .build();
+        .policy(breaker(2))
+        .policy(retry(2))
+        .build()
+        .unwrap();
     primary.circuit_breaker().unwrap().force_open();
     let cache = Pipeline::builder("cache")
-        .timeout(Timeout::new("cache", Duration::from_millis(50)).unwrap())
-        .build();
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
     let primary_calls = counter();
     let seen = Arc::clone(&primary_calls);
     let chain = FallbackChain::builder("answer")
@@ -212,4 +220,74 @@ async fn a_fallback_chain_of_pipelines_falls_back_when_the_primary_breaker_is_op
             .iter()
             .any(|k| matches!(k, EventKind::FallbackTaken { failed, .. } if failed == "large-model"))
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn layers_configured_inline_take_the_pipelines_name_and_bus_whatever_the_order() {
+    let bus = ResilienceBus::new();
+    let mut events = bus.subscribe();
+    let pipeline = Pipeline::builder("geocoder")
+        .retry(|retry| retry.maximum_attempts(2).jitter(Jitter::None))
+        .timeout(Duration::from_millis(10))
+        .circuit_breaker(|breaker| breaker.count_window(2).minimum_calls(2))
+        .events(&bus) // after the layers: still theirs
+        .build()
+        .unwrap();
+    let result = pipeline.call(std::future::pending::<Result<(), String>>).await;
+    assert!(result.unwrap_err().is_timeout());
+    let seen: Vec<(String, String)> = events
+        .drain()
+        .into_iter()
+        .map(|event| {
+            let kind = serde_json::to_value(&event.kind).unwrap()["event"].to_string();
+            (event.policy, kind)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "\"timed_out\"",
+            "\"retry_scheduled\"",
+            "\"timed_out\"",
+            "\"retry_gave_up\""
+        ]
+        .map(|kind| ("geocoder".to_owned(), kind.to_owned()))
+    );
+    assert_eq!(pipeline.circuit_breaker().unwrap().name(), "geocoder");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bus_set_inside_a_layer_or_on_a_given_policy_wins() {
+    let (pipeline_bus, own_bus) = (ResilienceBus::new(), ResilienceBus::new());
+    let (mut on_pipeline, mut on_own) = (pipeline_bus.subscribe(), own_bus.subscribe());
+    let pipeline = Pipeline::builder("db")
+        .events(&pipeline_bus)
+        .retry(|retry| retry.maximum_attempts(1).events(&own_bus))
+        .policy(Timeout::new("db-timeout", Duration::from_millis(5)).events(&own_bus))
+        .build()
+        .unwrap();
+    let _ = pipeline.call(std::future::pending::<Result<(), String>>).await;
+    assert!(on_pipeline.drain().is_empty());
+    let policies: Vec<String> = on_own.drain().into_iter().map(|e| e.policy).collect();
+    assert_eq!(policies, vec!["db-timeout", "db"]);
+}
+
+#[test]
+fn impossible_inline_settings_fail_the_build_naming_the_pipeline() {
+    let error = Pipeline::builder("llm")
+        .retry(|retry| retry.maximum_attempts(0))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error,
+        hale_resilience::ConfigError::Zero {
+            policy: "retry",
+            name: "llm".into(),
+            field: "maximum attempts"
+        }
+    );
+    let breaker = Pipeline::builder("llm")
+        .circuit_breaker(|breaker| breaker.count_window(5).minimum_calls(6))
+        .build();
+    assert!(breaker.is_err());
 }

@@ -26,5 +26,5 @@
 mod load;
 mod rules;
 
-pub use load::PlanError;
+pub use load::{MAX_PLAN_BYTES, PlanError};
 pub use rules::{FaultKind, FaultPlan, FaultRule, KillSchedule, Window};

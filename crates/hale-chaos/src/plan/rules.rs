@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A fault that can be injected into a call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", from = "StrictFaultKind")]
 pub enum FaultKind {
     /// The call panics (inside an agent: a crash its supervisor heals).
     Panic,
@@ -35,6 +35,35 @@ pub enum FaultKind {
     Outage,
 }
 
+/// How a [`FaultKind`] is read: the same variants, each a struct, so that a field the
+/// kind does not have (`{ kind = "hang", ms = 5 }`) is an error. (serde ignores extra
+/// fields after the tag of a unit variant, even with `deny_unknown_fields`.)
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum StrictFaultKind {
+    Panic {},
+    Error { retryable: bool },
+    Delay { ms: u64 },
+    Hang {},
+    Slow { min_ms: u64, max_ms: u64 },
+    Corrupt {},
+    Outage {},
+}
+
+impl From<StrictFaultKind> for FaultKind {
+    fn from(kind: StrictFaultKind) -> Self {
+        match kind {
+            StrictFaultKind::Panic {} => Self::Panic,
+            StrictFaultKind::Error { retryable } => Self::Error { retryable },
+            StrictFaultKind::Delay { ms } => Self::Delay { ms },
+            StrictFaultKind::Hang {} => Self::Hang,
+            StrictFaultKind::Slow { min_ms, max_ms } => Self::Slow { min_ms, max_ms },
+            StrictFaultKind::Corrupt {} => Self::Corrupt,
+            StrictFaultKind::Outage {} => Self::Outage,
+        }
+    }
+}
+
 impl FaultKind {
     /// A short stable name, used in reports.
     pub fn name(&self) -> &'static str {
@@ -54,6 +83,7 @@ impl FaultKind {
 /// A span of run time, in ms since the run started: `from_ms` included,
 /// `until_ms` excluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Window {
     /// Start, in ms since the run started.
     pub from_ms: u64,

@@ -53,6 +53,7 @@ pub(crate) struct RunRecord {
     pub(crate) fault_hash: u64,
     pub(crate) seen: Seen,
     pub(crate) duration: Duration,
+    pub(crate) wall: Duration,
     pub(crate) notes: BTreeMap<String, u64>,
 }
 
@@ -86,8 +87,11 @@ pub struct ChaosReport {
     /// Time from a child's exit to its restart (or to its fresh start under
     /// a restarted supervisor, when its own supervisor gave up).
     pub time_to_recover: Percentiles,
-    /// Run time (simulated clock), in ms.
+    /// Run time on the run's clock (tokio's: simulated when the run is on a
+    /// paused clock), in ms.
     pub duration_ms: u64,
+    /// Run time on the wall clock, in ms.
+    pub wall_ms: u64,
     /// Settled items per second of run time.
     pub throughput_per_s: f64,
     /// Scenario-specific counts (e.g. which alternative served how many).
@@ -113,6 +117,7 @@ impl ChaosReport {
             fault_hash,
             seen,
             duration,
+            wall,
             notes,
         } = record;
         let settled = items.submitted - items.lost;
@@ -138,6 +143,7 @@ impl ChaosReport {
             duplicates_refused: seen.duplicates_refused,
             time_to_recover: Percentiles::of(&seen.recoveries),
             duration_ms: hale_util::millis(duration),
+            wall_ms: hale_util::millis(wall),
             throughput_per_s: if seconds > 0.0 {
                 settled as f64 / seconds
             } else {
@@ -220,8 +226,9 @@ impl fmt::Display for ChaosReport {
         }
         writeln!(
             f,
-            " run time {:.1} s simulated, {:.1} items/s",
+            " run time {:.1} s on the run's clock ({:.1} s wall), {:.1} items/s",
             self.duration_ms as f64 / 1e3,
+            self.wall_ms as f64 / 1e3,
             self.throughput_per_s
         )?;
         writeln!(f, " event log hash {} ({} events)", self.event_hash, self.events)?;

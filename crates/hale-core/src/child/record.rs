@@ -2,19 +2,22 @@
 //! of it, and the steps of its life (start, stop, exit) with their events.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{ActorCell, ActorId, ActorStatus};
 use tokio::time::Instant;
 
 use crate::backoff::BackoffState;
-use crate::child::{ChildInfo, ChildState, Host, Incarnation, Publisher, Subscription};
+use crate::child::{
+    ChildInfo, ChildState, Host, Incarnation, LingerSlot, Lingering, Publisher, Subscription,
+};
 use crate::dynamic::DynamicChildId;
-use crate::events::{EventBus, HealingEventKind, StopCause};
+use crate::events::{HealingEventKind, StopCause, StopOutcome};
 use crate::exit::ExitReason;
 use crate::health::{NodeHealth, RESTART_HISTORY};
 use crate::path::ChildPath;
-use crate::shutdown::{KILL_CONFIRM_TIMEOUT, stop_child};
+use crate::shutdown::stop_child;
 use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
 use crate::watchdog::{BeatMode, Heartbeat, Registration, Watch, Watchdog};
 
@@ -22,6 +25,13 @@ use crate::watchdog::{BeatMode, Heartbeat, Registration, Watch, Watchdog};
 /// it (a start function that spawned it unlinked): its true reason is lost,
 /// so it counts as abnormal.
 pub(crate) const EXITED_BEFORE_LINK: &str = "exited before its supervisor could link it";
+
+/// Counts a child whose work would not end, and says so.
+pub(crate) fn report_stuck(host: &Host, path: &ChildPath) {
+    let stuck_total = host.watchdog.stats().record_stuck();
+    host.events
+        .emit(path, HealingEventKind::StuckTask { stuck_total });
+}
 
 /// Why a child is being started, which decides the event it gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +51,10 @@ pub(crate) struct Child {
     pub(crate) dynamic: Option<(DynamicChildId, Option<String>)>,
     incarnation: Incarnation,
     pub(crate) restarts: u32,
+    /// Starts so far, by the supervisor or through the API.
+    starts: u64,
+    /// Work the current incarnation runs outside its actor.
+    lingering: Option<Lingering>,
     /// Made on the first [`follow`](Self::follow): a child no reference
     /// follows (most dynamic children) does not pay for a watch channel.
     publisher: Option<Publisher>,
@@ -67,6 +81,8 @@ impl Child {
             dynamic: None,
             incarnation: Incarnation::Stopped,
             restarts: 0,
+            starts: 0,
+            lingering: None,
             publisher: None,
             generation: 0,
             heartbeat: None,
@@ -106,17 +122,28 @@ impl Child {
         kind: StartKind,
     ) -> Result<Option<ActorCell>, StartError> {
         let heartbeat = Heartbeat::on_clock(host.watchdog.clock());
-        let watch = self.spec.watch.as_deref();
+        let linger = Arc::new(LingerSlot::default());
+        self.starts += 1;
         let ctx = StartContext {
             supervisor: host.supervisor.clone(),
             path: self.path.clone(),
             events: host.events.clone(),
             watchdog: host.watchdog.clone(),
             heartbeat: heartbeat.clone(),
-            per_message: watch.is_some_and(|watch| watch.mode == BeatMode::PerMessage),
-            kill_wait: watch.map_or(KILL_CONFIRM_TIMEOUT, |watch| watch.kill_wait),
+            per_message: self
+                .spec
+                .watch
+                .as_deref()
+                .is_some_and(|watch| watch.mode == BeatMode::PerMessage),
+            linger: Arc::clone(&linger),
+            restarts: self.restarts + u32::from(kind == StartKind::Restart),
+            incarnation: self.starts,
         };
-        let (result, event) = match self.spec.start(ctx).await {
+        let started = self.spec.start(ctx).await;
+        // Whatever the outcome, work the start function handed tokens to is
+        // this child's to wait for.
+        self.lingering = linger.take();
+        let (result, event) = match started {
             Ok(StartOutcome::Started(actor)) => {
                 self.running(host, &actor, heartbeat);
                 let event = match kind {
@@ -173,6 +200,7 @@ impl Child {
                 actor: actor.clone(),
                 heartbeat: heartbeat.clone(),
                 watch: Watch::clone(watch),
+                kill_wait: self.spec.kill_wait_bound(),
                 exit_notice: host.exit_notice.clone(),
             });
             self.watching = Some((host.watchdog.clone(), id));
@@ -181,27 +209,42 @@ impl Child {
     }
 
     /// Stops the child if it runs, by its shutdown rule, and waits until it
-    /// has exited (or is declared stuck); emits the outcome.
-    pub(crate) async fn stop(&mut self, events: &EventBus, cause: StopCause) {
+    /// has exited and the work it lingers on has ended (or declares it
+    /// stuck); emits the outcome.
+    pub(crate) async fn stop(&mut self, host: &Host, cause: StopCause) {
         let Some(actor) = self.actor().cloned() else {
             return;
         };
         // A slow shutdown is not a hang.
         self.unwatch();
-        let outcome = stop_child(&actor, self.spec.shutdown_rule()).await;
+        let kill_wait = self.spec.kill_wait_bound();
+        let mut outcome = stop_child(&actor, self.spec.shutdown_rule(), kill_wait).await;
+        if outcome != StopOutcome::Stuck
+            && let Some(work) = self.lingering.take()
+            && !work.wait(kill_wait).await
+        {
+            outcome = StopOutcome::Stuck;
+        }
         self.set(Incarnation::Stopped);
-        events.emit(&self.path, HealingEventKind::ChildStopped { cause, outcome });
+        if outcome == StopOutcome::Stuck {
+            report_stuck(host, &self.path);
+        }
+        host.events
+            .emit(&self.path, HealingEventKind::ChildStopped { cause, outcome });
     }
 
     /// Records that the running incarnation exited by itself, and returns the
     /// reason to act on: `hung` if the watchdog flagged it, whatever ractor
-    /// reported (a kill, or the `hung` stop it asked for).
-    pub(crate) fn exited(&mut self, reported: ExitReason) -> ExitReason {
+    /// reported (a kill, or the `hung` stop it asked for). Work the
+    /// incarnation lingers on and that has not ended yet is handed back, to
+    /// be watched without holding the supervisor up.
+    pub(crate) fn exited(&mut self, reported: ExitReason) -> (ExitReason, Option<Lingering>) {
         let hung = self.heartbeat.as_ref().is_some_and(Heartbeat::is_hung);
         let reason = if hung { ExitReason::Hung } else { reported };
         self.last_exit = Some(reason.clone());
         self.set(Incarnation::Stopped);
-        reason
+        let lingering = self.lingering.take().filter(|work| !work.ended());
+        (reason, lingering)
     }
 
     /// The delay before the next restart, if the child has a backoff policy.

@@ -11,6 +11,7 @@ use ractor::{ActorCell, SpawnErr};
 use serde::{Deserialize, Serialize};
 
 use crate::backoff::RestartBackoff;
+use crate::child::{Linger, LingerSlot};
 use crate::events::EventBus;
 use crate::exit::ExitReason;
 use crate::path::ChildPath;
@@ -171,9 +172,13 @@ pub struct StartContext {
     pub(crate) watchdog: Watchdog,
     pub(crate) heartbeat: Heartbeat,
     pub(crate) per_message: bool,
-    /// How long a stopped child's leftover work may take to end before it
-    /// counts as stuck.
-    pub(crate) kill_wait: std::time::Duration,
+    /// Hands out the incarnation's [`Linger`] tokens.
+    pub(crate) linger: Arc<LingerSlot>,
+    /// How many times the supervisor has restarted this child, this start
+    /// included if it is a restart.
+    pub(crate) restarts: u32,
+    /// Which start of the child this is: 1 for the first.
+    pub(crate) incarnation: u64,
 }
 
 impl fmt::Debug for StartContext {
@@ -211,6 +216,27 @@ impl StartContext {
     pub fn heartbeat(&self) -> Heartbeat {
         self.heartbeat.clone()
     }
+
+    /// A token for work this incarnation runs outside its actor: its
+    /// supervisor waits for every token to drop before it counts the child
+    /// as stopped, and reports the child stuck if one outlives the child's
+    /// [`kill_wait`](ChildSpec::kill_wait) (see [`Linger`]).
+    pub fn linger(&self) -> Linger {
+        self.linger.token()
+    }
+
+    /// How many times the supervisor has restarted this child, counting this
+    /// start if it is a restart (0 at the first start and at starts through
+    /// the API).
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+
+    /// Which start of this child this is: 1 for the first, then one more
+    /// for every start, by the supervisor or through the API.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
 }
 
 /// How to start, restart and stop one child.
@@ -230,6 +256,7 @@ pub struct ChildSpec {
     pub(crate) significant: bool,
     pub(crate) watch: Option<Box<Watch>>,
     pub(crate) backoff: Option<RestartBackoff>,
+    kill_wait: Option<std::time::Duration>,
     /// Checks the subtree of a nested supervisor, given the parent's path.
     pub(crate) validate_nested: Option<NestedValidation>,
 }
@@ -255,6 +282,7 @@ impl ChildSpec {
             significant: false,
             watch: None,
             backoff: None,
+            kill_wait: None,
             validate_nested: None,
         }
     }
@@ -299,6 +327,32 @@ impl ChildSpec {
     pub fn backoff(mut self, backoff: RestartBackoff) -> Self {
         self.backoff = Some(backoff);
         self
+    }
+
+    /// Sets how long a killed child may take to exit, and work it started
+    /// outside its actor (a task's body, a process) may take to end, before
+    /// the child counts as stuck: reported, counted, and replaced anyway
+    /// (default [`KILL_CONFIRM_TIMEOUT`](crate::KILL_CONFIRM_TIMEOUT)). A
+    /// kill ends a handler at its next `.await`; code blocked in a
+    /// synchronous call never reaches one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_core::ChildSpec;
+    ///
+    /// let spec = ChildSpec::task("parser", |_| async { Ok(()) }).kill_wait(Duration::from_millis(200));
+    /// assert_eq!(spec.kill_wait_bound(), Duration::from_millis(200));
+    /// ```
+    pub fn kill_wait(mut self, kill_wait: std::time::Duration) -> Self {
+        self.kill_wait = Some(kill_wait);
+        self
+    }
+
+    /// The kill-confirm wait, with the default filled in.
+    pub fn kill_wait_bound(&self) -> std::time::Duration {
+        self.kill_wait.unwrap_or(crate::shutdown::KILL_CONFIRM_TIMEOUT)
     }
 
     /// The child's id, unique within its supervisor.

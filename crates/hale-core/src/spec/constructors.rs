@@ -9,7 +9,7 @@ use ractor::Actor;
 use crate::path::ChildPath;
 use crate::spec::{ChildKind, ChildSpec, DynamicSupervisorSpec, StartOutcome, SupervisorSpec};
 use crate::supervisor::{Blueprint, start_nested};
-use crate::task::{StuckReport, TaskActor};
+use crate::task::TaskActor;
 use crate::watchdog::{Heartbeat, PerMessage};
 
 /// The error type a plain task worker may return: any error.
@@ -20,7 +20,8 @@ pub type TaskError = Box<dyn Error + Send + Sync + 'static>;
 pub struct TaskContext {
     pub(crate) path: ChildPath,
     pub(crate) heartbeat: Heartbeat,
-    pub(crate) stuck: StuckReport,
+    pub(crate) restarts: u32,
+    pub(crate) incarnation: u64,
 }
 
 impl TaskContext {
@@ -33,6 +34,45 @@ impl TaskContext {
     /// child is watched.
     pub fn heartbeat(&self) -> Heartbeat {
         self.heartbeat.clone()
+    }
+
+    /// How many times the supervisor has restarted this task, this run
+    /// included if it is a restart (0 on the first run): a task resuming
+    /// work can tell a fresh start from a restart after a crash.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hale_core::{ChildSpec, Supervisor, SupervisorSpec};
+    ///
+    /// let (seen, mut runs) = tokio::sync::mpsc::unbounded_channel();
+    /// let task = ChildSpec::task("flaky", move |ctx| {
+    ///     let seen = seen.clone();
+    ///     async move {
+    ///         let _ = seen.send((ctx.incarnation(), ctx.restarts()));
+    ///         if ctx.restarts() == 0 {
+    ///             return Err("first run fails".into());
+    ///         }
+    ///         std::future::pending::<()>().await;
+    ///         Ok(())
+    ///     }
+    /// });
+    /// let root = Supervisor::start(SupervisorSpec::new("root").child(task)).await?;
+    /// assert_eq!(runs.recv().await, Some((1, 0)));
+    /// assert_eq!(runs.recv().await, Some((2, 1)));
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+
+    /// Which run of this task this is: 1 for the first.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
     }
 }
 
@@ -119,18 +159,14 @@ impl ChildSpec {
         Self::new(id, move |ctx| {
             let actor = actor.clone();
             async move {
-                let stuck = StuckReport {
-                    path: ctx.path.clone(),
-                    events: ctx.events.clone(),
-                    stats: ctx.watchdog.stats(),
-                    kill_wait: ctx.kill_wait,
-                };
+                let linger = ctx.linger();
                 let task = TaskContext {
                     path: ctx.path,
                     heartbeat: ctx.heartbeat,
-                    stuck,
+                    restarts: ctx.restarts,
+                    incarnation: ctx.incarnation,
                 };
-                let (child, _join) = Actor::spawn_linked(None, actor, task, ctx.supervisor).await?;
+                let (child, _join) = Actor::spawn_linked(None, actor, (task, linger), ctx.supervisor).await?;
                 Ok(StartOutcome::Started(child.get_cell()))
             }
         })

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use crate::child::{
     Child, ChildCounts, ChildInfo, ChildState, ChildTable, Host, Incarnation, Serial, StartKind,
-    StartedChild, Subscription,
+    StartedChild, Subscription, report_stuck,
 };
 use crate::dynamic::{DynamicChild, DynamicChildId, DynamicStart};
 use crate::error::{ChildError, SupervisorStartError};
@@ -80,8 +80,9 @@ pub(crate) struct SupervisorState {
     pub(crate) exit: Arc<ExitSlot>,
     children: ChildTable,
     window: RestartWindow,
-    /// Delayed restarts waiting out their backoff: aborted with the state.
-    timers: JoinSet<()>,
+    /// Delayed restarts waiting out their backoff, and waits for work that
+    /// outlived its child: aborted with the state.
+    tasks: JoinSet<()>,
 }
 
 impl SupervisorState {
@@ -110,7 +111,7 @@ impl SupervisorState {
             exit,
             children,
             window,
-            timers: JoinSet::new(),
+            tasks: JoinSet::new(),
         }
     }
 
@@ -157,11 +158,11 @@ impl SupervisorState {
     pub(crate) async fn stop_all(&mut self) {
         if self.flavor.is_dynamic() {
             self.children.forget_all_actors();
-            let events = &self.host.events;
+            let host = &self.host;
             join_all(
                 self.children
                     .iter_mut()
-                    .map(|child| child.stop(events, StopCause::SupervisorShutdown)),
+                    .map(|child| child.stop(host, StopCause::SupervisorShutdown)),
             )
             .await;
         } else {
@@ -185,7 +186,22 @@ impl SupervisorState {
         let Some(child) = self.children.get_mut(serial) else {
             return Flow::Continue;
         };
-        let reason = child.exited(reason);
+        let (reason, lingering) = child.exited(reason);
+        if let Some(work) = lingering {
+            // Its actor is gone but work it started runs on (the watchdog
+            // killed a task blocked in synchronous code): count it stuck if
+            // it outlives the kill wait, without holding the restart up.
+            let (host, path, bound) = (
+                self.host.clone(),
+                child.path.clone(),
+                child.spec.kill_wait_bound(),
+            );
+            self.tasks.spawn(async move {
+                if !work.wait(bound).await {
+                    report_stuck(&host, &path);
+                }
+            });
+        }
         let will_restart = child.spec.restart.restarts_after(&reason);
         let temporary = child.spec.restart == Restart::Temporary;
         // Only a significant child's exit needs its id afterwards.
@@ -255,11 +271,11 @@ impl SupervisorState {
     /// Sends `message` to this supervisor after `delay`, from a task the
     /// state owns (aborted if the supervisor stops first).
     fn schedule(&mut self, delay: Duration, message: SupervisorMsg) {
-        // Reap the timers that fired, so their count stays at the number of
-        // children waiting.
-        while self.timers.try_join_next().is_some() {}
+        // Reap the tasks that finished, so their count stays at the number
+        // of children waiting.
+        while self.tasks.try_join_next().is_some() {}
         let myself = self.myself.clone();
-        self.timers.spawn(async move {
+        self.tasks.spawn(async move {
             tokio::time::sleep(delay).await;
             // Fails only if the supervisor is stopping.
             let _ = myself.send_message(message);
@@ -612,7 +628,7 @@ impl SupervisorState {
         for &serial in serials.iter().rev() {
             self.children.forget_actor(serial);
             if let Some(child) = self.children.get_mut(serial) {
-                child.stop(&self.host.events, cause).await;
+                child.stop(&self.host, cause).await;
             }
         }
     }

@@ -12,12 +12,14 @@
 //! actor advances (`coarse.rs`); a handler is judged from the latest moment
 //! it can have begun, so it is never declared hung early.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use hale_util::deadline_after;
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::events::{EventBus, HealingEventKind};
@@ -41,6 +43,8 @@ pub(crate) struct Registration {
     pub(crate) actor: ActorCell,
     pub(crate) heartbeat: Heartbeat,
     pub(crate) watch: Watch,
+    /// How long a killed child may take to exit before it counts as stuck.
+    pub(crate) kill_wait: Duration,
     pub(crate) exit_notice: ExitNotice,
 }
 
@@ -73,6 +77,13 @@ pub(crate) struct WatchdogState {
     /// The timeouts of the children watched per message, with how many
     /// have each: the shortest sets how often the coarse clock moves.
     per_message: BTreeMap<Duration, usize>,
+    /// Replacing hung children and running probes: aborted with the
+    /// watchdog. A finished task answers which registration's probe (if
+    /// any) it ran.
+    tasks: JoinSet<Option<u64>>,
+    /// Registrations whose probe is running: a probe slower than its
+    /// interval is skipped, not piled up.
+    probing: HashSet<u64>,
 }
 
 /// The coarse clock moves at least this often, in parts of the shortest
@@ -97,6 +108,8 @@ impl Actor for WatchdogActor {
             due: DueBuckets::new(Instant::now()),
             ticks: CoarseTicks::new(clock),
             per_message: BTreeMap::new(),
+            tasks: JoinSet::new(),
+            probing: HashSet::new(),
         })
     }
 
@@ -106,6 +119,7 @@ impl Actor for WatchdogActor {
         message: WatchdogMsg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        state.reap();
         match message {
             WatchdogMsg::Watch(id, registration) => state.watch(id, *registration),
             WatchdogMsg::Unwatch(id) => {
@@ -122,6 +136,15 @@ impl Actor for WatchdogActor {
 }
 
 impl WatchdogState {
+    /// Forgets the tasks that finished (their probes may run again).
+    fn reap(&mut self) {
+        while let Some(finished) = self.tasks.try_join_next() {
+            if let Ok(Some(probed)) = finished {
+                self.probing.remove(&probed);
+            }
+        }
+    }
+
     fn watch(&mut self, id: u64, registration: Registration) {
         let now = Instant::now();
         let watch = &registration.watch;
@@ -133,9 +156,10 @@ impl WatchdogState {
             mode: watch.mode,
         };
         registration.heartbeat.set_watched(true);
-        self.due.push(now + watch.timeout, entry(Due::Beat));
+        self.due
+            .push(deadline_after(now, watch.timeout), entry(Due::Beat));
         if let Some(probe) = &watch.probe {
-            self.due.push(now + probe.every, entry(Due::Probe));
+            self.due.push(deadline_after(now, probe.every), entry(Due::Probe));
         }
         if registration.watch.mode == BeatMode::PerMessage {
             *self.per_message.entry(registration.watch.timeout).or_default() += 1;
@@ -204,15 +228,24 @@ impl WatchdogState {
                     return;
                 };
                 if let Some(probe) = &registration.watch.probe {
-                    run_probe(registration, probe.clone(), self.events.clone());
-                    self.due.push(now + probe.every, entry);
+                    // One probe in flight per child: a check slower than
+                    // its interval skips a turn.
+                    if self.probing.insert(entry.id) {
+                        let check = run_probe(registration, probe.clone(), self.events.clone());
+                        let id = entry.id;
+                        self.tasks.spawn(async move {
+                            check.await;
+                            Some(id)
+                        });
+                    }
+                    self.due.push(deadline_after(now, probe.every), entry);
                 }
             }
             Due::Beat => match self.began(&entry.heartbeat, entry.mode, now) {
                 // Idle in per-message mode: look again a timeout later.
-                None => self.due.push(now + entry.timeout, entry),
+                None => self.due.push(deadline_after(now, entry.timeout), entry),
                 Some(began) => {
-                    let deadline = began + entry.timeout;
+                    let deadline = deadline_after(began, entry.timeout);
                     if deadline > now {
                         self.due.push(deadline, entry);
                     } else if let Some(registration) = self.forget(entry.id) {
@@ -243,12 +276,13 @@ impl WatchdogState {
     /// Reports a hung child and replaces it: stop, grace, kill, and if even
     /// the kill does not end it, count it stuck and tell its supervisor.
     /// Runs in its own task so one stubborn child never delays the others.
-    fn hung(&self, registration: Registration, late: Duration) {
+    fn hung(&mut self, registration: Registration, late: Duration) {
         let Registration {
             path,
             actor,
             heartbeat,
             watch,
+            kill_wait,
             exit_notice,
         } = registration;
         heartbeat.mark_hung();
@@ -263,7 +297,7 @@ impl WatchdogState {
         );
         let events = self.events.clone();
         let stats = Arc::clone(&self.stats);
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             events.emit(
                 &path,
                 HealingEventKind::HungStopRequested {
@@ -272,17 +306,18 @@ impl WatchdogState {
             );
             actor.stop(Some(HUNG.to_owned()));
             if actor.wait(Some(watch.grace)).await.is_ok() {
-                return;
+                return None;
             }
             actor.kill();
             stats.killed.fetch_add(1, Ordering::Relaxed);
             events.emit(&path, HealingEventKind::HungKilled);
-            if actor.wait(Some(watch.kill_wait)).await.is_ok() {
-                return;
+            if actor.wait(Some(kill_wait)).await.is_ok() {
+                return None;
             }
             let stuck_total = stats.record_stuck();
             events.emit(&path, HealingEventKind::StuckTask { stuck_total });
             exit_notice(actor.get_id(), ExitReason::Hung);
+            None
         });
     }
 

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use ractor::ActorRef;
 use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -42,7 +43,13 @@ pub(crate) const BACKSTOP_SLACK: Duration = Duration::from_millis(10);
 /// alarm again.
 pub(crate) struct Alarm {
     watchdog: ActorRef<WatchdogMsg>,
-    timer: Option<(Instant, JoinHandle<()>)>,
+    /// The deadline the timer task sleeps towards (`None`: idle).
+    deadline: watch::Sender<Option<Instant>>,
+    /// What the timer covers now, until a tick says it fired.
+    armed_for: Option<Instant>,
+    /// One task for the alarm's life: re-arming sends it a new deadline
+    /// instead of spawning and aborting a task each time.
+    timer: JoinHandle<()>,
     backstop: Backstop,
 }
 
@@ -60,9 +67,13 @@ impl Alarm {
         let multi_thread = Handle::try_current()
             .map(|runtime| runtime.runtime_flavor() == RuntimeFlavor::MultiThread)
             .unwrap_or(false);
+        let (deadline, armed) = watch::channel(None);
+        let timer = tokio::spawn(run_timer(armed, watchdog.clone()));
         Self {
             watchdog,
-            timer: None,
+            deadline,
+            armed_for: None,
+            timer,
             backstop: if multi_thread {
                 Backstop::Pending
             } else {
@@ -77,27 +88,17 @@ impl Alarm {
         // the backstop, armed alongside) already covers `at`. If the
         // backstop has ticked for that deadline meanwhile, its tick is on
         // the way, and `fired` disarms the timer so the next `set` arms both.
-        if let Some((armed_for, _)) = &self.timer
-            && *armed_for <= at
-        {
+        if self.armed_for.is_some_and(|armed_for| armed_for <= at) {
             return;
         }
         self.guard(at);
-        if let Some((_, timer)) = self.timer.take() {
-            timer.abort();
-        }
-        let watchdog = self.watchdog.clone();
-        let timer = tokio::spawn(async move {
-            tokio::time::sleep_until(at).await;
-            // Fails only while the watchdog is stopping.
-            let _ = watchdog.send_message(WatchdogMsg::Tick);
-        });
-        self.timer = Some((at, timer));
+        self.armed_for = Some(at);
+        self.deadline.send_replace(Some(at));
     }
 
     /// A tick arrived: whatever was armed has fired (or will, harmlessly).
     pub(crate) fn fired(&mut self) {
-        self.timer = None;
+        self.armed_for = None;
         if let Backstop::Running(clock) = &self.backstop {
             clock.disarm();
         }
@@ -120,11 +121,37 @@ impl Alarm {
     }
 }
 
+/// The timer task: sleeps until the deadline it was last given, ticks once,
+/// and waits for the next deadline. A new deadline while it sleeps replaces
+/// the old one.
+async fn run_timer(mut deadline: watch::Receiver<Option<Instant>>, watchdog: ActorRef<WatchdogMsg>) {
+    loop {
+        let armed = *deadline.borrow_and_update();
+        if let Some(at) = armed {
+            tokio::select! {
+                biased;
+                changed = deadline.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                () = tokio::time::sleep_until(at) => {
+                    // Fails only while the watchdog is stopping.
+                    let _ = watchdog.send_message(WatchdogMsg::Tick);
+                }
+            }
+        }
+        // Idle, or ticked for the deadline it had: wait for the next one.
+        if deadline.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 impl Drop for Alarm {
     fn drop(&mut self) {
-        if let Some((_, timer)) = self.timer.take() {
-            timer.abort();
-        }
+        self.timer.abort();
         if let Backstop::Running(clock) = &self.backstop {
             clock.close();
         }

@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use ractor::ActorCell;
 
-use crate::shutdown::KILL_CONFIRM_TIMEOUT;
-
 /// Whether the deadline runs all the time or only while a message is being
 /// handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,8 +70,9 @@ impl fmt::Debug for Probe {
 ///
 /// When the child misses its deadline, the watchdog reports it `hung`, asks
 /// it to stop (reason `hung`), waits `grace`, then kills it; if even the kill
-/// does not end it within `kill_wait` (it is stuck in blocking code), the
-/// task is counted as stuck and its supervisor replaces it anyway. In every
+/// does not end it within the child's
+/// [`kill_wait`](crate::ChildSpec::kill_wait) (it is stuck in blocking code),
+/// the task is counted as stuck and its supervisor replaces it anyway. In every
 /// case the supervisor sees an abnormal exit with reason
 /// [`ExitReason::Hung`](crate::ExitReason::Hung) and applies its strategy
 /// and intensity as for any crash.
@@ -81,7 +80,6 @@ impl fmt::Debug for Probe {
 pub struct Watch {
     pub(crate) timeout: Duration,
     pub(crate) grace: Duration,
-    pub(crate) kill_wait: Duration,
     pub(crate) mode: BeatMode,
     pub(crate) probe: Option<Probe>,
 }
@@ -93,7 +91,6 @@ impl Watch {
         Self {
             timeout,
             grace: Duration::from_secs(1),
-            kill_wait: KILL_CONFIRM_TIMEOUT,
             mode: BeatMode::Manual,
             probe: None,
         }
@@ -110,13 +107,6 @@ impl Watch {
     /// Sets the time between the stop request and the kill.
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
-        self
-    }
-
-    /// Sets how long to wait for a killed child to exit before it is counted
-    /// as stuck and replaced anyway (default [`KILL_CONFIRM_TIMEOUT`]).
-    pub fn kill_wait(mut self, kill_wait: Duration) -> Self {
-        self.kill_wait = kill_wait;
         self
     }
 

@@ -33,11 +33,37 @@ pub struct TestTree {
     pub shy: Heartbeat,
 }
 
-fn forever(id: &'static str) -> ChildSpec {
-    ChildSpec::task(id, |_ctx| async {
-        std::future::pending::<()>().await;
+/// An actor that does nothing until it is stopped, then takes `linger` to
+/// finish stopping.
+#[derive(Clone, Copy)]
+pub struct Idle {
+    pub linger: Duration,
+}
+
+impl ractor::Actor for Idle {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ractor::ActorRef<()>, _: ()) -> Result<(), ractor::ActorProcessingErr> {
         Ok(())
-    })
+    }
+
+    async fn post_stop(&self, _: ractor::ActorRef<()>, _: &mut ()) -> Result<(), ractor::ActorProcessingErr> {
+        tokio::time::sleep(self.linger).await;
+        Ok(())
+    }
+}
+
+/// A child that never exits by itself and stops at once when asked.
+pub fn forever(id: &'static str) -> ChildSpec {
+    ChildSpec::actor(
+        id,
+        Idle {
+            linger: Duration::ZERO,
+        },
+        (),
+    )
 }
 
 impl TestTree {

@@ -72,6 +72,27 @@ impl Default for BreakerConfig {
 
 impl BreakerConfig {
     /// Checks the settings; `name` only labels the error.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Percentage`] for a threshold outside `(0, 100]`,
+    /// [`ConfigError::Zero`] for a zero duration, count or window, and
+    /// [`ConfigError::MinimumCallsAboveWindow`] when a count window could never hold
+    /// `minimum_calls`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{BreakerConfig, SlidingWindow};
+    ///
+    /// assert!(BreakerConfig::default().validate("db").is_ok());
+    /// let never_opens = BreakerConfig {
+    ///     sliding_window: SlidingWindow::CountBased { calls: 10 },
+    ///     minimum_calls: 20,
+    ///     ..Default::default()
+    /// };
+    /// assert!(never_opens.validate("db").is_err());
+    /// ```
     pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
         let zero = |field| ConfigError::Zero {
             policy: "circuit breaker",
@@ -122,48 +143,128 @@ impl BreakerConfig {
 
 impl PolicyBuilder<BreakerConfig> {
     /// Failure rate, in percent, at or above which the breaker opens.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{CircuitBreaker, SlidingWindow};
+    ///
+    /// let breaker = CircuitBreaker::builder("api").failure_rate_threshold(25.0).build().unwrap();
+    /// assert_eq!(breaker.config().failure_rate_threshold, 25.0);
+    /// ```
     pub fn failure_rate_threshold(mut self, percent: f64) -> Self {
         self.config.failure_rate_threshold = percent;
         self
     }
 
     /// Slow-call rate, in percent, at or above which the breaker opens.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{CircuitBreaker, SlidingWindow};
+    ///
+    /// let breaker = CircuitBreaker::builder("api").slow_call_rate_threshold(80.0).build().unwrap();
+    /// assert_eq!(breaker.config().slow_call_rate_threshold, 80.0);
+    /// ```
     pub fn slow_call_rate_threshold(mut self, percent: f64) -> Self {
         self.config.slow_call_rate_threshold = percent;
         self
     }
 
     /// Duration at or above which a call is slow.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{CircuitBreaker, SlidingWindow};
+    ///
+    /// let breaker = CircuitBreaker::builder("api").slow_call_duration(Duration::from_secs(5)).build().unwrap();
+    /// assert_eq!(breaker.config().slow_call_duration, Duration::from_secs(5));
+    /// ```
     pub fn slow_call_duration(mut self, duration: Duration) -> Self {
         self.config.slow_call_duration = duration;
         self
     }
 
     /// Compute rates over the last `calls` calls.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{CircuitBreaker, SlidingWindow};
+    ///
+    /// let breaker = CircuitBreaker::builder("api").count_window(20).minimum_calls(10).build().unwrap();
+    /// assert_eq!(breaker.config().sliding_window, SlidingWindow::CountBased { calls: 20 });
+    /// ```
     pub fn count_window(mut self, calls: u32) -> Self {
         self.config.sliding_window = SlidingWindow::CountBased { calls };
         self
     }
 
     /// Compute rates over the calls of the last `seconds` seconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{CircuitBreaker, SlidingWindow};
+    ///
+    /// let breaker = CircuitBreaker::builder("api").time_window(60).build().unwrap();
+    /// assert_eq!(breaker.config().sliding_window, SlidingWindow::TimeBased { seconds: 60 });
+    /// ```
     pub fn time_window(mut self, seconds: u32) -> Self {
         self.config.sliding_window = SlidingWindow::TimeBased { seconds };
         self
     }
 
     /// Calls the window must hold before the breaker may open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{CircuitBreaker, SlidingWindow};
+    ///
+    /// let breaker = CircuitBreaker::builder("api").minimum_calls(10).build().unwrap();
+    /// assert_eq!(breaker.config().minimum_calls, 10);
+    /// ```
     pub fn minimum_calls(mut self, calls: u32) -> Self {
         self.config.minimum_calls = calls;
         self
     }
 
     /// Trial calls admitted in half-open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{CircuitBreaker, SlidingWindow};
+    ///
+    /// let breaker = CircuitBreaker::builder("api").half_open_calls(3).build().unwrap();
+    /// assert_eq!(breaker.config().half_open_calls, 3);
+    /// ```
     pub fn half_open_calls(mut self, calls: u32) -> Self {
         self.config.half_open_calls = calls;
         self
     }
 
     /// Time spent open before trial calls.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{CircuitBreaker, SlidingWindow};
+    ///
+    /// let breaker = CircuitBreaker::builder("api").wait_in_open(Duration::from_secs(30)).build().unwrap();
+    /// assert_eq!(breaker.config().wait_in_open, Duration::from_secs(30));
+    /// ```
     pub fn wait_in_open(mut self, wait: Duration) -> Self {
         self.config.wait_in_open = wait;
         self

@@ -26,7 +26,12 @@
 //! while closed and ends after the breaker opened does not count as a half-open trial.
 //!
 //! On the happy path (closed), admitting a call is one atomic load; recording it takes a
-//! short lock to update the preallocated window. Neither allocates.
+//! short lock to update the preallocated window. Neither allocates. The word that load
+//! reads (state and epoch, packed) is only written under the machine's lock; a loom
+//! model (`tests/loom_breaker.rs`, run with `RUSTFLAGS="--cfg loom"`) checks every
+//! interleaving of two callers against it: a forced state is seen by later callers,
+//! half-open trial slots are exclusive and come back when a trial is dropped, and a
+//! result from an earlier state never decides a trial.
 //!
 //! [`ErrorClass::is_failure`]: crate::ErrorClass::is_failure
 //! [`Classifier`]: crate::Classifier
@@ -35,6 +40,7 @@ mod config;
 mod handle;
 mod machine;
 mod state;
+mod sync;
 mod window;
 
 pub use config::{BreakerConfig, SlidingWindow};

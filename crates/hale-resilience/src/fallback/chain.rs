@@ -86,6 +86,19 @@ where
     E: Display + Send + 'static,
 {
     /// Starts a chain named `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::FallbackChain;
+    ///
+    /// let chain = FallbackChain::builder("answer")
+    ///     .alternative("model", |q: String| async move { Err::<String, _>(format!("{q}: 503")) })
+    ///     .alternative("cache", |q: String| async move { Ok(format!("cached {q}")) })
+    ///     .escalate(|_| async { Ok("a human will answer".to_string()) })
+    ///     .unwrap();
+    /// assert_eq!(chain.name(), "answer");
+    /// ```
     pub fn builder(name: impl Into<Arc<str>>) -> FallbackChainBuilder<I, T, E> {
         FallbackChainBuilder {
             name: name.into(),
@@ -95,22 +108,95 @@ where
     }
 
     /// The chain's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::FallbackChain;
+    ///
+    /// let chain = FallbackChain::builder("answer")
+    ///     .alternative("model", |q: String| async move { Err::<String, _>(format!("{q}: 503")) })
+    ///     .alternative("cache", |q: String| async move { Ok(format!("cached {q}")) })
+    ///     .escalate(|_| async { Ok("a human will answer".to_string()) })
+    ///     .unwrap();
+    /// assert_eq!(chain.name(), "answer");
+    /// ```
     pub fn name(&self) -> &str {
         &self.shared.name
     }
 
     /// Names of the alternatives, in the order they are tried.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::FallbackChain;
+    ///
+    /// let chain = FallbackChain::builder("answer")
+    ///     .alternative("model", |q: String| async move { Err::<String, _>(format!("{q}: 503")) })
+    ///     .alternative("cache", |q: String| async move { Ok(format!("cached {q}")) })
+    ///     .escalate(|_| async { Ok("a human will answer".to_string()) })
+    ///     .unwrap();
+    /// assert_eq!(chain.alternatives(), vec!["model", "cache"]);
+    /// ```
     pub fn alternatives(&self) -> Vec<&str> {
         self.shared.alternatives.iter().map(|a| &*a.name).collect()
     }
 
     /// Counters since the chain was built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use hale_resilience::FallbackChain;
+    ///
+    /// let chain = FallbackChain::builder("answer")
+    ///     .alternative("model", |q: String| async move { Err::<String, _>(format!("{q}: 503")) })
+    ///     .alternative("cache", |q: String| async move { Ok(format!("cached {q}")) })
+    ///     .escalate(|_| async { Ok("a human will answer".to_string()) })
+    ///     .unwrap();
+    /// chain.call("why?".to_string()).await.unwrap();
+    /// let stats = chain.stats();
+    /// assert_eq!((stats.calls, stats.answered_by_fallback), (1, 1));
+    /// # }
+    /// ```
     pub fn stats(&self) -> FallbackStats {
         self.shared.counters.snapshot()
     }
 
     /// Tries each alternative in order with `input` until one answers; if none does,
     /// hands the input and every failure to the escalation handler.
+    ///
+    /// # Errors
+    ///
+    /// [`EscalationFailed`] when every alternative failed and the escalation handler
+    /// failed too; it holds every failure and the handler's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the alternative (or the escalation handler) running at
+    /// that moment; no later alternative runs, the escalation handler is not called if it
+    /// had not started, and the failures gathered so far are dropped with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use hale_resilience::FallbackChain;
+    ///
+    /// let chain = FallbackChain::builder("answer")
+    ///     .alternative("model", |q: String| async move { Err::<String, _>(format!("{q}: 503")) })
+    ///     .alternative("cache", |q: String| async move { Ok(format!("cached {q}")) })
+    ///     .escalate(|_| async { Ok("a human will answer".to_string()) })
+    ///     .unwrap();
+    /// let answer = chain.call("why?".to_string()).await.unwrap();
+    /// assert_eq!(answer.value, "cached why?");
+    /// assert_eq!(answer.failures.len(), 1);
+    /// # }
+    /// ```
     pub async fn call(&self, input: I) -> Result<Answer<T, E>, EscalationFailed<E>> {
         let shared = &*self.shared;
         bump(&shared.counters.calls);
@@ -188,6 +274,19 @@ where
     E: Display + Send + 'static,
 {
     /// Adds an alternative that calls `operation` with the input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::FallbackChain;
+    ///
+    /// let chain = FallbackChain::builder("answer")
+    ///     .alternative("model", |q: String| async move { Err::<String, _>(format!("{q}: 503")) })
+    ///     .alternative("cache", |q: String| async move { Ok(format!("cached {q}")) })
+    ///     .escalate(|_| async { Ok("a human will answer".to_string()) })
+    ///     .unwrap();
+    /// assert_eq!(chain.alternatives().len(), 2);
+    /// ```
     pub fn alternative<F, Fut>(self, name: impl Into<Arc<str>>, operation: F) -> Self
     where
         F: Fn(I) -> Fut + Send + Sync + 'static,
@@ -198,6 +297,23 @@ where
 
     /// Adds an alternative whose operation runs under its own policies and so already
     /// reports [`ResilienceError`]s (for example a [`Pipeline`](crate::Pipeline) call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::{FallbackChain, Timeout};
+    ///
+    /// let timeout = Timeout::new("model", Duration::from_secs(20));
+    /// let chain = FallbackChain::builder("answer")
+    ///     .resilient_alternative("model", move |q: String| {
+    ///         let timeout = timeout.clone();
+    ///         async move { timeout.call(|| async move { Ok::<_, String>(format!("answer to {q}")) }).await }
+    ///     })
+    ///     .escalate(|_| async { Ok("a human will answer".to_string()) })
+    ///     .unwrap();
+    /// assert_eq!(chain.alternatives(), vec!["model"]);
+    /// ```
     pub fn resilient_alternative<F, Fut>(mut self, name: impl Into<Arc<str>>, operation: F) -> Self
     where
         F: Fn(I) -> Fut + Send + Sync + 'static,
@@ -211,6 +327,25 @@ where
     }
 
     /// Reports fallbacks and escalations to `bus` (they are traced either way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{EventKind, FallbackChain, ResilienceBus};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let bus = ResilienceBus::new();
+    /// let mut events = bus.subscribe();
+    /// let chain = FallbackChain::builder("answer")
+    ///     .alternative("model", |_: ()| async { Err::<String, _>("503".to_string()) })
+    ///     .events(&bus)
+    ///     .escalate(|_| async { Ok("later".to_string()) })
+    ///     .unwrap();
+    /// chain.call(()).await.unwrap();
+    /// assert_eq!(events.try_recv().unwrap().kind, EventKind::Escalated { failed_alternatives: 1 });
+    /// # }
+    /// ```
     pub fn events(mut self, bus: &ResilienceBus) -> Self {
         self.events = bus.clone();
         self
@@ -220,7 +355,27 @@ where
     /// (enqueue for a human, page someone, answer "try later"). Its answer is returned as
     /// [`AnsweredBy::Escalation`]; its error as [`EscalationFailed`].
     ///
-    /// Fails if no alternative was added.
+    /// # Errors
+    ///
+    /// [`ConfigError::NoAlternatives`] if no alternative was added.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{Escalation, FallbackChain};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let chain = FallbackChain::builder("refund")
+    ///     .alternative("gateway", |_: u64| async { Err::<String, _>("declined".to_string()) })
+    ///     .escalate(|escalation: Escalation<'_, u64, String>| {
+    ///         let order = escalation.input;
+    ///         async move { Ok(format!("order {order} queued for a human")) }
+    ///     })
+    ///     .unwrap();
+    /// assert!(chain.call(1234).await.unwrap().is_escalated());
+    /// # }
+    /// ```
     pub fn escalate<F, Fut>(self, handler: F) -> Result<FallbackChain<I, T, E>, ConfigError>
     where
         F: for<'a> Fn(Escalation<'a, I, E>) -> Fut + Send + Sync + 'static,

@@ -30,6 +30,15 @@ pub enum AnsweredBy {
 
 impl AnsweredBy {
     /// The answering alternative's name, or `None` for the escalation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::AnsweredBy;
+    ///
+    /// assert_eq!(AnsweredBy::Alternative { index: 1, name: "cache".into() }.name(), Some("cache"));
+    /// assert_eq!(AnsweredBy::Escalation.name(), None);
+    /// ```
     pub fn name(&self) -> Option<&str> {
         match self {
             Self::Alternative { name, .. } => Some(name),
@@ -51,11 +60,37 @@ pub struct Answer<T, E> {
 
 impl<T, E> Answer<T, E> {
     /// True when the primary (first) alternative answered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{Answer, AnsweredBy};
+    ///
+    /// let answer: Answer<&str, String> = Answer {
+    ///     value: "fresh",
+    ///     answered_by: AnsweredBy::Alternative { index: 0, name: "model".into() },
+    ///     failures: Vec::new(),
+    /// };
+    /// assert!(answer.is_primary() && !answer.is_escalated());
+    /// ```
     pub fn is_primary(&self) -> bool {
         matches!(self.answered_by, AnsweredBy::Alternative { index: 0, .. })
     }
 
     /// True when every alternative failed and the escalation handler answered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{Answer, AnsweredBy};
+    ///
+    /// let answer: Answer<&str, String> = Answer {
+    ///     value: "a human will answer",
+    ///     answered_by: AnsweredBy::Escalation,
+    ///     failures: Vec::new(),
+    /// };
+    /// assert!(answer.is_escalated());
+    /// ```
     pub fn is_escalated(&self) -> bool {
         self.answered_by == AnsweredBy::Escalation
     }

@@ -33,7 +33,7 @@ use crate::pipeline::Pipeline;
 /// use std::future::{Ready, ready};
 /// use std::task::{Context, Poll};
 /// use std::time::Duration;
-/// use hale_resilience::{Pipeline, PipelineLayer, ResilienceError, Timeout};
+/// use hale_resilience::{Pipeline, PipelineLayer, ResilienceError};
 /// use tower_layer::Layer;
 /// use tower_service::Service;
 ///
@@ -56,8 +56,9 @@ use crate::pipeline::Pipeline;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), ResilienceError<Infallible>> {
 /// let pipeline = Pipeline::builder("length")
-///     .timeout(Timeout::new("length", Duration::from_secs(1)).unwrap())
-///     .build();
+///     .timeout(Duration::from_secs(1))
+///     .build()
+///     .unwrap();
 /// let mut service = PipelineLayer::new(pipeline).layer(Length);
 /// std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
 /// assert_eq!(service.call("four".to_owned()).await?, 4);
@@ -82,6 +83,15 @@ impl<C> Clone for PipelineLayer<C> {
 impl PipelineLayer {
     /// A layer that classifies the service's errors through their
     /// [`ErrorClass`](crate::ErrorClass).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{Pipeline, PipelineLayer};
+    ///
+    /// let layer = PipelineLayer::new(Pipeline::builder("http").build().unwrap());
+    /// # let _ = layer;
+    /// ```
     pub fn new(pipeline: Pipeline) -> Self {
         Self::with_classifier(pipeline, ByErrorClass)
     }
@@ -89,6 +99,16 @@ impl PipelineLayer {
 
 impl<C> PipelineLayer<C> {
     /// A layer that classifies the service's errors with `classifier`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::{Classifier, Pipeline, PipelineLayer};
+    ///
+    /// let by_status = Classifier::<u16>::new().retry_if(|status| *status >= 500);
+    /// let layer = PipelineLayer::with_classifier(Pipeline::builder("http").build().unwrap(), by_status);
+    /// # let _ = layer;
+    /// ```
     pub fn with_classifier(pipeline: Pipeline, classifier: C) -> Self {
         Self {
             pipeline,
@@ -168,7 +188,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::{CircuitBreaker, Rejection, RetryPolicy};
+    use crate::{CircuitBreaker, Rejection};
 
     /// Fails its first `failures` calls, then echoes the request.
     #[derive(Clone)]
@@ -215,12 +235,10 @@ mod tests {
 
     /// A `Flaky` failing `failures` times, under a pipeline of `attempts` retries.
     fn retried(attempts: u32, failures: u32) -> (PipelineService<Flaky>, Arc<AtomicU32>) {
-        let retry = RetryPolicy::builder("svc")
-            .maximum_attempts(attempts)
-            .seed(7)
+        let pipeline = Pipeline::builder("svc")
+            .retry(|retry| retry.maximum_attempts(attempts).seed(7))
             .build()
             .unwrap();
-        let pipeline = Pipeline::builder("svc").retry(retry).build();
         let (inner, calls) = flaky(failures);
         (PipelineLayer::new(pipeline).layer(inner), calls)
     }
@@ -244,7 +262,7 @@ mod tests {
     async fn an_open_breaker_refuses_without_calling_the_service() {
         let breaker = CircuitBreaker::builder("svc").build().unwrap();
         breaker.force_open();
-        let pipeline = Pipeline::builder("svc").circuit_breaker(breaker).build();
+        let pipeline = Pipeline::builder("svc").policy(breaker).build().unwrap();
         let (inner, calls) = flaky(0);
         let mut service = PipelineLayer::new(pipeline).layer(inner);
         let error = send(&mut service, "hello").await.unwrap_err();
@@ -270,8 +288,10 @@ mod tests {
                 std::future::pending()
             }
         }
-        let timeout = crate::Timeout::new("svc", Duration::from_millis(50)).unwrap();
-        let pipeline = Pipeline::builder("svc").timeout(timeout).build();
+        let pipeline = Pipeline::builder("svc")
+            .timeout(Duration::from_millis(50))
+            .build()
+            .unwrap();
         let mut service = PipelineLayer::new(pipeline).layer(Never);
         poll_fn(|cx| service.poll_ready(cx)).await.unwrap();
         let error = service.call(()).await.unwrap_err();

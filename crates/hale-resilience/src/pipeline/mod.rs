@@ -48,15 +48,16 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use hale_resilience::{CircuitBreaker, Pipeline, RetryPolicy, Timeout};
+//! use hale_resilience::Pipeline;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() {
 //! let llm = Pipeline::builder("llm")
-//!     .circuit_breaker(CircuitBreaker::builder("llm").build().unwrap())
-//!     .retry(RetryPolicy::builder("llm").maximum_attempts(3).seed(1).build().unwrap())
-//!     .timeout(Timeout::new("llm", Duration::from_secs(30)).unwrap())
-//!     .build();
+//!     .circuit_breaker(|breaker| breaker.count_window(20).minimum_calls(10))
+//!     .retry(|retry| retry.maximum_attempts(3).seed(1))
+//!     .timeout(Duration::from_secs(30))
+//!     .build()
+//!     .unwrap();
 //! assert_eq!(llm.layers(), vec!["circuit_breaker", "retry", "timeout"]);
 //!
 //! let mut attempts = 0;
@@ -82,4 +83,4 @@ mod layer;
 mod stack;
 
 pub use layer::{PipelineFuture, PipelineLayer, PipelineService};
-pub use stack::{Pipeline, PipelineBuilder};
+pub use stack::{Pipeline, PipelineBuilder, PipelinePolicy};

@@ -64,12 +64,37 @@ impl Default for RetryConfig {
 
 impl RetryConfig {
     /// The maximum interval after applying the default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let config = hale_resilience::RetryConfig::default();
+    /// assert_eq!(config.effective_maximum_interval(), Duration::from_secs(100));
+    /// ```
     pub fn effective_maximum_interval(&self) -> Duration {
         self.maximum_interval
             .unwrap_or_else(|| self.initial_interval.saturating_mul(100))
     }
 
     /// Checks the settings; `name` only labels the error.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Zero`] for a zero initial interval, attempt count or deadline,
+    /// [`ConfigError::BackoffCoefficient`] for a coefficient below 1 or not finite,
+    /// [`ConfigError::MaxIntervalBelowInitial`], and [`ConfigError::UnboundedRetry`] for
+    /// unlimited attempts without a deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_resilience::RetryConfig;
+    ///
+    /// assert!(RetryConfig::default().validate("db").is_ok());
+    /// let forever = RetryConfig { maximum_attempts: None, ..Default::default() };
+    /// assert!(forever.validate("db").is_err());
+    /// ```
     pub fn validate(&self, name: &str) -> Result<(), ConfigError> {
         let zero = |field| ConfigError::Zero {
             policy: "retry",
@@ -207,22 +232,57 @@ pub(super) struct RetryShared {
 }
 
 impl RetryPolicy {
-    /// Starts building a policy named `name` (usually the dependency it retries).
+    /// Starts building a policy named `name` (usually the dependency it retries), from
+    /// the defaults of [`RetryConfig`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let retry = hale_resilience::RetryPolicy::builder("geocoder").maximum_attempts(4).build().unwrap();
+    /// assert_eq!(retry.config().maximum_attempts, Some(4));
+    /// ```
     pub fn builder(name: impl Into<Arc<str>>) -> PolicyBuilder<RetryConfig> {
         PolicyBuilder::new(name)
     }
 
     /// The policy's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let retry = hale_resilience::RetryPolicy::builder("geocoder").build().unwrap();
+    /// assert_eq!(retry.name(), "geocoder");
+    /// ```
     pub fn name(&self) -> &str {
         &self.shared.name
     }
 
     /// The validated settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let retry = hale_resilience::RetryPolicy::builder("geocoder").build().unwrap();
+    /// assert_eq!(retry.config().initial_interval, Duration::from_secs(1));
+    /// ```
     pub fn config(&self) -> &RetryConfig {
         &self.shared.config
     }
 
     /// Counters since the policy was built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let retry = hale_resilience::RetryPolicy::builder("geocoder").maximum_attempts(2).build().unwrap();
+    /// let _ = retry.call(|| async { Err::<(), _>("down".to_string()) }).await;
+    /// let stats = retry.stats();
+    /// assert_eq!((stats.attempts, stats.retries, stats.gave_up_exhausted), (2, 1, 1));
+    /// # }
+    /// ```
     pub fn stats(&self) -> RetryStats {
         self.shared.counters.snapshot()
     }
@@ -239,48 +299,128 @@ impl std::fmt::Debug for RetryPolicy {
 
 impl PolicyBuilder<RetryConfig> {
     /// Delay before the first retry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{Jitter, RetryPolicy};
+    ///
+    /// let retry = RetryPolicy::builder("api").initial_interval(Duration::from_millis(200)).build().unwrap();
+    /// assert_eq!(retry.config().initial_interval, Duration::from_millis(200));
+    /// ```
     pub fn initial_interval(mut self, interval: Duration) -> Self {
         self.config.initial_interval = interval;
         self
     }
 
     /// Growth factor of the delay (≥ 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{Jitter, RetryPolicy};
+    ///
+    /// let retry = RetryPolicy::builder("api").backoff_coefficient(1.5).build().unwrap();
+    /// assert_eq!(retry.config().backoff_coefficient, 1.5);
+    /// ```
     pub fn backoff_coefficient(mut self, coefficient: f64) -> Self {
         self.config.backoff_coefficient = coefficient;
         self
     }
 
     /// Cap on the delay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{Jitter, RetryPolicy};
+    ///
+    /// let retry = RetryPolicy::builder("api").maximum_interval(Duration::from_secs(10)).build().unwrap();
+    /// assert_eq!(retry.config().maximum_interval, Some(Duration::from_secs(10)));
+    /// ```
     pub fn maximum_interval(mut self, interval: Duration) -> Self {
         self.config.maximum_interval = Some(interval);
         self
     }
 
     /// Attempts in total, the first included (≥ 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{Jitter, RetryPolicy};
+    ///
+    /// let retry = RetryPolicy::builder("api").maximum_attempts(5).build().unwrap();
+    /// assert_eq!(retry.config().maximum_attempts, Some(5));
+    /// ```
     pub fn maximum_attempts(mut self, attempts: u32) -> Self {
         self.config.maximum_attempts = Some(attempts);
         self
     }
 
     /// No attempt limit; only valid together with [`deadline`](Self::deadline).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{Jitter, RetryPolicy};
+    ///
+    /// let retry = RetryPolicy::builder("api").unlimited_attempts().deadline(Duration::from_secs(30)).build().unwrap();
+    /// assert_eq!(retry.config().maximum_attempts, None);
+    /// ```
     pub fn unlimited_attempts(mut self) -> Self {
         self.config.maximum_attempts = None;
         self
     }
 
     /// Overall time budget from the start of the first attempt.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{Jitter, RetryPolicy};
+    ///
+    /// let retry = RetryPolicy::builder("api").deadline(Duration::from_secs(30)).build().unwrap();
+    /// assert_eq!(retry.config().deadline, Some(Duration::from_secs(30)));
+    /// ```
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.config.deadline = Some(deadline);
         self
     }
 
     /// How delays are randomised.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{Jitter, RetryPolicy};
+    ///
+    /// let retry = RetryPolicy::builder("api").jitter(Jitter::Equal).build().unwrap();
+    /// assert_eq!(retry.config().jitter, Jitter::Equal);
+    /// ```
     pub fn jitter(mut self, jitter: Jitter) -> Self {
         self.config.jitter = jitter;
         self
     }
 
     /// Seeds the jitter RNG so delays are reproducible.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use hale_resilience::{Jitter, RetryPolicy};
+    ///
+    /// let retry = RetryPolicy::builder("api").seed(42).build().unwrap();
+    /// assert_eq!(retry.config().seed, Some(42));
+    /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = Some(seed);
         self

@@ -14,11 +14,99 @@ use crate::stats::bump;
 use crate::util::{lock, millis};
 
 impl RetryPolicy {
-    crate::util::classified_calls!(FnMut, Display);
+    crate::util::classified_calls! {
+        FnMut, Display;
+        /// Runs `operation`, and again after each retryable failure while attempts and
+        /// the deadline allow, waiting the jittered backoff in between. Errors are judged
+        /// by their [`ErrorClass`](crate::ErrorClass). `operation` is called once per
+        /// attempt and must start a fresh attempt each time.
+        ///
+        /// # Errors
+        ///
+        /// The last attempt's error when the policy gives up (not retryable, attempts
+        /// used, or no time left before the deadline): the operation's own error as
+        /// [`ResilienceError::Inner`], or [`ResilienceError::DeadlineExceeded`] when the
+        /// deadline cut a running attempt.
+        ///
+        /// # Cancel safety
+        ///
+        /// Dropping the future abandons the retry: a running attempt is dropped, a
+        /// backoff wait ends, and no further attempt is made or reported.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+        /// # async fn main() {
+        /// let retry = hale_resilience::RetryPolicy::builder("geocoder").maximum_attempts(3).build().unwrap();
+        /// let mut calls = 0;
+        /// let place = retry
+        ///     .call(|| {
+        ///         calls += 1;
+        ///         let flaky = calls < 3;
+        ///         async move { if flaky { Err("reset".to_string()) } else { Ok("Kraków") } }
+        ///     })
+        ///     .await;
+        /// assert_eq!(place.unwrap(), "Kraków");
+        /// # }
+        /// ```
+        call;
+        /// Like [`call`](Self::call), judging errors with `classifier` (for example a
+        /// [`Classifier`](crate::Classifier) built from closures).
+        ///
+        /// # Errors
+        ///
+        /// As for [`call`](Self::call).
+        ///
+        /// # Cancel safety
+        ///
+        /// As for [`call`](Self::call).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use hale_resilience::{Classifier, RetryPolicy};
+        ///
+        /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+        /// # async fn main() {
+        /// let by_status = Classifier::<u16>::new().retry_if(|status| *status >= 500);
+        /// let retry = RetryPolicy::builder("api").maximum_attempts(5).build().unwrap();
+        /// let _ = retry.call_with(&by_status, || async { Err::<(), u16>(400) }).await;
+        /// assert_eq!(retry.stats().attempts, 1); // a 400 is not retried
+        /// # }
+        /// ```
+        call_with;
+    }
 
     /// The building block for composition: `operation` already reports
     /// [`ResilienceError`]s (for example because it is wrapped in a timeout), and those
     /// are classified by the fixed rules described in [`crate::classify`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`call`](Self::call), with the operation's errors unchanged.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`call`](Self::call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_resilience::{ByErrorClass, ResilienceError, RetryPolicy, Timeout};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let retry = RetryPolicy::builder("search").maximum_attempts(2).build().unwrap();
+    /// let timeout = Timeout::new("search", Duration::from_secs(1));
+    /// let result = retry
+    ///     .run_with(&ByErrorClass, || timeout.run(std::future::pending::<Result<(), ResilienceError<String>>>))
+    ///     .await;
+    /// assert!(result.unwrap_err().is_timeout());
+    /// assert_eq!(timeout.stats().timed_out, 2); // a timed-out attempt is retried
+    /// # }
+    /// ```
     pub async fn run_with<T, E, C, F, Fut>(
         &self,
         classifier: &C,

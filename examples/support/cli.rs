@@ -1,0 +1,289 @@
+//! The command line every chaos example shares:
+//!
+//! ```text
+//! <example> [--seed N] [--items N] [--plan FILE] [--json FILE] [--help]
+//! ```
+//!
+//! Each example includes this file with `#[path = "support/cli.rs"] mod cli;` (cargo
+//! builds no example from a folder without a `main.rs`). It is not part of any crate's
+//! API: it reads the options, opens the JSON report file before the run so a bad path
+//! fails at once, shows progress on long runs, and turns the run's result into one line
+//! on stderr and an exit code.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// The most work items a run may be given: a million items take a few minutes and a
+/// few hundred MB at most, and a larger number is far more likely a typo than a plan.
+pub const MAX_ITEMS: u64 = 1_000_000;
+
+/// The options of a chaos example.
+#[derive(Debug)]
+pub struct RunArgs {
+    /// The seed (default 42).
+    pub seed: u64,
+    /// How many work items (default: the example's own; at most [`MAX_ITEMS`]).
+    pub items: u64,
+    /// A fault plan file replacing the example's own plan.
+    pub plan: Option<PathBuf>,
+    /// Where the report goes as JSON, opened before the run.
+    pub json: Option<JsonReport>,
+}
+
+/// What a command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    /// A run with these options; `json` is the path, not opened yet.
+    Run {
+        seed: u64,
+        items: u64,
+        plan: Option<PathBuf>,
+        json: Option<PathBuf>,
+    },
+    /// `--help`: print the usage and stop.
+    Help,
+}
+
+/// A command line that cannot be used. Each message is one sentence followed by the
+/// list of options.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    /// An option this program does not know.
+    #[error("unknown option `{0}`; {OPTIONS}")]
+    Unknown(String),
+    /// An option without its value.
+    #[error("option `{0}` needs a value; {OPTIONS}")]
+    MissingValue(String),
+    /// A number that is not one.
+    #[error("option `{option}` takes a whole number, not `{value}`; {OPTIONS}")]
+    NotANumber {
+        /// The option.
+        option: String,
+        /// What was given.
+        value: String,
+    },
+    /// More items than [`MAX_ITEMS`].
+    #[error("option `--items`: {0} is more than the limit of {MAX_ITEMS} items; {OPTIONS}")]
+    TooManyItems(u64),
+    /// The JSON report file cannot be created or opened for writing.
+    #[error("cannot write the JSON report to {path}: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The options, in the words every argument error ends with.
+const OPTIONS: &str = "the options are --seed N, --items N (at most 1000000), --plan FILE (.toml or .json), --json FILE and --help";
+
+impl RunArgs {
+    /// Reads the process's arguments; `default_items` when `--items` is not given. On
+    /// `--help` prints the usage and ends the process with status 0.
+    #[allow(
+        dead_code,
+        reason = "document_pipeline takes its own --serve first and calls from_args"
+    )]
+    pub fn from_env(default_items: u64) -> Result<Self, ArgsError> {
+        Self::from_args(std::env::args().skip(1).collect(), default_items)
+    }
+
+    /// As [`from_env`](Self::from_env), from `args` (without the program name): for an
+    /// example that takes options of its own and removes them first.
+    pub fn from_args(args: Vec<String>, default_items: u64) -> Result<Self, ArgsError> {
+        let program = std::env::args()
+            .next()
+            .as_deref()
+            .map(Path::new)
+            .and_then(Path::file_stem)
+            .map_or_else(
+                || "example".to_owned(),
+                |stem| stem.to_string_lossy().into_owned(),
+            );
+        match parse(args, default_items)? {
+            Request::Help => {
+                println!("{}", usage(&program, default_items));
+                std::process::exit(0);
+            }
+            Request::Run {
+                seed,
+                items,
+                plan,
+                json,
+            } => Ok(Self {
+                seed,
+                items,
+                plan,
+                json: json.as_deref().map(JsonReport::open).transpose()?,
+            }),
+        }
+    }
+}
+
+/// Reads `args` (without the program name).
+pub fn parse(args: impl IntoIterator<Item = String>, default_items: u64) -> Result<Request, ArgsError> {
+    let (mut seed, mut items, mut plan, mut json) = (42, default_items, None, None);
+    let mut args = args.into_iter();
+    while let Some(option) = args.next() {
+        let mut value = || args.next().ok_or_else(|| ArgsError::MissingValue(option.clone()));
+        match option.as_str() {
+            "--seed" => seed = number(&option, value()?)?,
+            "--items" => items = number(&option, value()?)?,
+            "--plan" => plan = Some(PathBuf::from(value()?)),
+            "--json" => json = Some(PathBuf::from(value()?)),
+            "--help" | "-h" => return Ok(Request::Help),
+            _ => return Err(ArgsError::Unknown(option)),
+        }
+    }
+    if items > MAX_ITEMS {
+        return Err(ArgsError::TooManyItems(items));
+    }
+    Ok(Request::Run {
+        seed,
+        items,
+        plan,
+        json,
+    })
+}
+
+/// The usage text of `program`, whose default number of items is `default_items`.
+pub fn usage(program: &str, default_items: u64) -> String {
+    format!(
+        "usage: {program} [--seed N] [--items N] [--plan FILE] [--json FILE]\n\
+         \n  --seed N      seed of every random choice (default 42)\n  \
+         --items N     work items to run (default {default_items}, at most {MAX_ITEMS})\n  \
+         --plan FILE   fault plan replacing the built-in one (.toml or .json)\n  \
+         --json FILE   also write the report as JSON (checked before the run)\n  \
+         --help        print this and exit"
+    )
+}
+
+fn number(option: &str, value: String) -> Result<u64, ArgsError> {
+    value.parse().map_err(|_| ArgsError::NotANumber {
+        option: option.to_owned(),
+        value,
+    })
+}
+
+/// The file the report is written to, opened before the run.
+pub struct JsonReport {
+    path: PathBuf,
+    file: File,
+}
+
+/// The JSON report could not be written at the end of the run.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the JSON report to {path}: {source}")]
+pub struct JsonWriteError {
+    path: String,
+    source: std::io::Error,
+}
+
+impl JsonReport {
+    /// Creates `path` (or opens it, keeping its content until the report replaces it).
+    pub fn open(path: &Path) -> Result<Self, ArgsError> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|source| ArgsError::Json {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    /// Replaces the file's content with `json`.
+    pub fn write(mut self, json: &str) -> Result<(), JsonWriteError> {
+        let written = self
+            .file
+            .set_len(0)
+            .and_then(|()| self.file.write_all(json.as_bytes()))
+            .and_then(|()| self.file.flush());
+        written.map_err(|source| JsonWriteError {
+            path: self.path.display().to_string(),
+            source,
+        })
+    }
+}
+
+impl fmt::Debug for JsonReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonReport").field("path", &self.path).finish()
+    }
+}
+
+/// Progress of a long run, on stderr: nothing for the first [`Progress::QUIET`] of wall
+/// time, then a line at each further tenth of the items. Stdout (the report) and the
+/// event log are untouched, so a run's hash does not depend on it.
+#[derive(Debug)]
+pub struct Progress {
+    total: u64,
+    started: Instant,
+    /// Tenths of `total` already shown.
+    shown: u64,
+}
+
+impl Progress {
+    /// How long a run stays quiet: short runs print no progress at all.
+    pub const QUIET: Duration = Duration::from_secs(2);
+
+    /// Progress of a run of `total` items, starting now.
+    pub fn new(total: u64) -> Self {
+        Self {
+            total,
+            started: Instant::now(),
+            shown: 0,
+        }
+    }
+
+    /// `done` items are through: prints a line if one is due.
+    pub fn advance(&mut self, done: u64) {
+        if let Some(line) = self.line(done, self.started.elapsed()) {
+            eprintln!("{line}");
+        }
+    }
+
+    /// The line due after `done` items at `elapsed` wall time, if any.
+    pub fn line(&mut self, done: u64, elapsed: Duration) -> Option<String> {
+        if self.total == 0 || elapsed < Self::QUIET {
+            return None;
+        }
+        let tenths = done.min(self.total).saturating_mul(10) / self.total;
+        if tenths <= self.shown {
+            return None;
+        }
+        self.shown = tenths;
+        Some(format!(
+            "progress: {}% ({done} of {} items, {} s)",
+            tenths * 10,
+            self.total,
+            elapsed.as_secs()
+        ))
+    }
+}
+
+/// The exit status for a run's result: 0, or 1 after one line on stderr.
+pub fn exit_code(result: Result<(), Box<dyn std::error::Error>>) -> ExitCode {
+    match failure_line(&result) {
+        None => ExitCode::SUCCESS,
+        Some(line) => {
+            eprintln!("{line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The line a failed run prints, as a sentence (never the error's `Debug` form).
+pub fn failure_line(result: &Result<(), Box<dyn std::error::Error>>) -> Option<String> {
+    result.as_ref().err().map(|error| format!("error: {error}"))
+}
