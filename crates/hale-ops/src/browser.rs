@@ -84,7 +84,8 @@ impl Chromium {
     /// The browser program to run, if one is installed.
     pub fn find() -> Option<PathBuf> {
         if let Some(path) = std::env::var_os("HALE_CHROMIUM") {
-            return Some(PathBuf::from(path));
+            let path = PathBuf::from(path);
+            return path.is_file().then_some(path);
         }
         let path = std::env::var_os("PATH")?;
         ["chromium", "chromium-browser", "google-chrome"]
