@@ -742,6 +742,7 @@ async fn a_watchdog_that_exits_is_an_escalation_not_a_log_line() {
         .await
         .unwrap();
     let mut events = sup.subscribe();
+    assert!(sup.watchdog_counts().await.unwrap().running);
     // The root's linked actors are its children and the tree's watchdog.
     let children: Vec<_> = sup
         .which_children()
