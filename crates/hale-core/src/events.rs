@@ -126,6 +126,15 @@ pub enum HealingEventKind {
         /// The logical task's key.
         key: String,
     },
+    /// A child used up its own restart limit
+    /// ([`ChildSpec::restart_limit`](crate::ChildSpec::restart_limit)): it is
+    /// given up, not restarted, and its siblings and supervisor go on.
+    RestartLimitReached {
+        /// The most restarts it was allowed.
+        max_restarts: u32,
+        /// Within this long, in ms.
+        within_ms: u64,
+    },
     /// A restart was delayed by the child's backoff policy.
     BackoffScheduled {
         /// The delay, in ms.
@@ -202,6 +211,7 @@ impl HealingEventKind {
             | Self::HeartbeatMissed { .. }
             | Self::HungKilled
             | Self::StuckTask { .. }
+            | Self::RestartLimitReached { .. }
             | Self::ProbeResult { passed: false, .. }
             | Self::ChildStopped {
                 outcome: StopOutcome::Stuck,

@@ -57,7 +57,8 @@ pub enum SpecError {
         supervisor: ChildPath,
         /// The child.
         child: String,
-        /// Which setting: `heartbeat timeout`, `probe interval` or `probe timeout`.
+        /// Which setting: `heartbeat timeout`, `probe interval`, `probe
+        /// timeout` or `restart limit window`.
         setting: &'static str,
     },
     /// A child is significant but its supervisor's auto_shutdown is never.
@@ -142,12 +143,15 @@ impl ChildSpec {
                 });
             }
         }
+        let zero = |setting| SpecError::ZeroDuration {
+            supervisor: supervisor.clone(),
+            child: self.id.clone(),
+            setting,
+        };
+        if self.restart_limit.is_some_and(|(_, within)| within.is_zero()) {
+            return Err(zero("restart limit window"));
+        }
         if let Some(watch) = &self.watch {
-            let zero = |setting| SpecError::ZeroDuration {
-                supervisor: supervisor.clone(),
-                child: self.id.clone(),
-                setting,
-            };
             if watch.timeout.is_zero() {
                 return Err(zero("heartbeat timeout"));
             }
