@@ -161,8 +161,9 @@ pub type StartFuture = Pin<Box<dyn Future<Output = Result<StartOutcome, StartErr
 
 type StartFn = Arc<dyn Fn(StartContext) -> StartFuture + Send + Sync>;
 
-/// What a child's own restart limit calls when it gives the child up.
-pub(crate) type GivenUp = Arc<dyn Fn(&ExitReason) + Send + Sync>;
+/// What a child's own restart limit calls when it gives the child up, with
+/// the child's path and last exit reason.
+pub(crate) type GivenUp = Arc<dyn Fn(&ChildPath, &ExitReason) + Send + Sync>;
 
 pub(crate) type NestedValidation = Arc<dyn Fn(&ChildPath) -> Result<(), SpecError> + Send + Sync>;
 

@@ -302,11 +302,12 @@ impl SupervisorState {
         );
         let given_up = child.spec.on_given_up.clone();
         let reason = child.last_exit().cloned().unwrap_or(ExitReason::Killed);
+        let path = child.path.clone();
         if self.flavor.is_dynamic() {
             self.remove(serial);
         }
         if let Some(given_up) = given_up {
-            given_up(&reason);
+            given_up(&path, &reason);
         }
     }
 
