@@ -14,7 +14,7 @@
 //! | crashes (error or panic) | nothing yet: it is restarted with the same input, and they keep waiting |
 //! | crashes past its restart limit | [`JobError::GaveUp`]; its input goes to the template's dead letters |
 //! | is terminated, or its supervisor stops or gives up | [`JobError::Gone`] |
-//! | never starts (max children, bad spec) | [`JobError::NotStarted`] (the first caller: the [`ChildError`](crate::ChildError)) |
+//! | never starts (max children, bad spec) | [`JobError::NotStarted`] (the first caller: the [`ChildError`]) |
 //!
 //! A job's restarts count against its own limit only, never against the
 //! supervisor's intensity, so a poison input is dead-lettered without
