@@ -16,7 +16,8 @@ use crate::cli::RunArgs;
 use hale::resilience::{AnsweredBy, FallbackChain, Pipeline, RetryPolicy};
 use hale_durable::{
     ApprovalRecord, AuditEntry, DeadLetter, Durable, History, SqliteStore, StepError, Store, StoreCounts,
-    StoreFuture, Workflow, WorkflowContext, WorkflowError, WorkflowRecord, WorkflowStatus, WriteOp,
+    StoreFuture, WaitingCounts, Workflow, WorkflowContext, WorkflowError, WorkflowRecord, WorkflowStatus,
+    WriteOp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -199,6 +200,9 @@ impl Store for PausedClockStore {
     }
     fn counts(&self) -> StoreFuture<'_, StoreCounts> {
         self.0.counts()
+    }
+    fn waiting_counts(&self) -> StoreFuture<'_, WaitingCounts> {
+        self.0.waiting_counts()
     }
 }
 

@@ -82,5 +82,5 @@ pub use record::{
 };
 pub use store::postgres::PostgresStore;
 pub use store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
-pub use store::{Store, StoreCounts, StoreFuture};
+pub use store::{Store, StoreCounts, StoreFuture, WaitingCounts};
 pub use workflow::Workflow;

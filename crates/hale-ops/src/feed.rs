@@ -105,6 +105,11 @@ impl FeedState {
 pub(crate) struct FeedTask(JoinHandle<()>);
 
 impl FeedTask {
+    /// Holds `task`, to abort it when dropped.
+    pub(crate) fn new(task: JoinHandle<()>) -> Self {
+        Self(task)
+    }
+
     /// Whether the task still runs.
     pub(crate) fn is_running(&self) -> bool {
         !self.0.is_finished()
@@ -124,7 +129,7 @@ pub(crate) fn spawn(
     state: Arc<FeedState>,
     metrics: Arc<OpsMetrics>,
 ) -> FeedTask {
-    FeedTask(tokio::spawn(async move {
+    FeedTask::new(tokio::spawn(async move {
         let mut counters = metrics.healing();
         let mut resilience_counters = ResilienceMetrics::default();
         let mut upkeep = tokio::time::interval(UPKEEP_EVERY);

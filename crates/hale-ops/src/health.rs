@@ -4,6 +4,7 @@
 //! | level (hale-core) | where it shows | check |
 //! |---|---|---|
 //! | alive: the root supervisor runs and answers | `/livez` and `/readyz` | `supervisor` |
+//! | watched: the tree's watchdog runs | `/livez` | `watchdog` |
 //! | observed: hale-ops' own event feed runs | `/livez` | `event-feed` |
 //! | progressing: no child hung or waiting for a restart | `/readyz` | `healing` |
 //! | ready: every node's own word (`Heartbeat::set_ready`) | `/readyz` | `ready` |
@@ -13,7 +14,9 @@
 //! Liveness never looks at a dependency or a child: a crashing child is the
 //! tree's job to heal, and a restart of the whole process by the platform
 //! would not help it. `/livez` fails only when the root supervisor is gone
-//! or stops answering, or when hale-ops' own event feed has stopped.
+//! or stops answering, when the tree's watchdog has stopped (a watchdog
+//! that exits is an escalation: the root gives up soon after), or when
+//! hale-ops' own event feed has stopped.
 
 use crate::ops::Inner;
 use crate::snapshot::{State, TreeSnapshot, declares_unready};
@@ -29,7 +32,7 @@ pub(crate) struct Check {
 }
 
 /// The liveness checks, by name.
-pub(crate) const LIVENESS: [&str; 2] = ["supervisor", "event-feed"];
+pub(crate) const LIVENESS: [&str; 3] = ["supervisor", "watchdog", "event-feed"];
 /// The readiness checks, by name.
 pub(crate) const READINESS: [&str; 5] = ["supervisor", "healing", "ready", "probes", "breakers"];
 
@@ -40,6 +43,7 @@ pub(crate) async fn liveness(inner: &Inner) -> Vec<Check> {
     } else {
         inner.source.answers().await
     };
+    let watchdog = inner.source.watchdog().await;
     let feed = if inner.feed_task.is_running() {
         Ok(())
     } else {
@@ -49,6 +53,10 @@ pub(crate) async fn liveness(inner: &Inner) -> Vec<Check> {
         Check {
             name: "supervisor",
             result: supervisor,
+        },
+        Check {
+            name: "watchdog",
+            result: watchdog,
         },
         Check {
             name: "event-feed",

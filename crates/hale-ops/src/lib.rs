@@ -18,6 +18,10 @@
 //!   terminate or delete a child, replay a dead letter, decide an approval
 //!   gate ([`Workflows`]), each audited with who did it.
 //!
+//! With the feature `durable`, `OpsBuilder::durable` plugs in hale-durable's
+//! engine as that workflow store and adds the `hale_durable_*` metrics from
+//! its event stream.
+//!
 //! It observes the tree only through its healing events and its health
 //! snapshot, and acts on it only through the root's
 //! [`SupervisorRef`](hale_core::SupervisorRef). The `hale` binary (feature
@@ -49,6 +53,8 @@ mod auth;
 mod breakers;
 #[cfg(feature = "browser")]
 pub mod browser;
+#[cfg(feature = "durable")]
+mod durable;
 mod error;
 mod feed;
 pub mod health;

@@ -77,6 +77,10 @@ pub(crate) struct Inner {
     pub(crate) allow_remote: bool,
     pub(crate) body_limit: usize,
     pub(crate) call_timeout: Duration,
+    /// The task reading the durable engine's events into the metrics, when
+    /// one is plugged in; aborted with the last handle.
+    #[cfg(feature = "durable")]
+    pub(crate) _durable_feed: Option<FeedTask>,
     /// `/events` streams open now, and how many may be.
     pub(crate) event_clients: Arc<std::sync::atomic::AtomicUsize>,
     pub(crate) max_event_clients: usize,
@@ -112,6 +116,8 @@ pub struct OpsBuilder {
     resilience: Option<hale_resilience::ResilienceBus>,
     tokens: Vec<AdminToken>,
     workflows: Option<Arc<dyn Workflows>>,
+    #[cfg(feature = "durable")]
+    durable: Option<hale_durable::Durable>,
     protect_reads: bool,
     allow_remote: bool,
     body_limit: usize,
@@ -143,6 +149,8 @@ impl Ops {
             resilience: None,
             tokens: Vec::new(),
             workflows: None,
+            #[cfg(feature = "durable")]
+            durable: None,
             protect_reads: false,
             allow_remote: false,
             body_limit: 64 * 1024,
@@ -301,6 +309,39 @@ impl OpsBuilder {
         self
     }
 
+    /// Plugs in hale-durable's engine as the workflow store (its dead
+    /// letters, approval gates and audit log, as
+    /// [`workflows`](Self::workflows) does with `Arc::new(durable.clone())`),
+    /// and reads its event stream into the `hale_durable_*` metrics:
+    /// checkpoints, commit duration, dead-letterings, replays, approvals,
+    /// compensations, budget refusals, resumes. Feature `durable`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hale_core::{Supervisor, SupervisorSpec};
+    /// use hale_durable::{Durable, SqliteStore};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let durable = Durable::builder(SqliteStore::open(dir.path().join("wf.db")).await?).build().await?;
+    /// let root = Supervisor::start(SupervisorSpec::new("root")).await?;
+    /// let ops = hale_ops::Ops::builder(root.clone()).durable(&durable).build()?;
+    /// let text = ops.metrics_text().await;
+    /// assert!(text.contains("\nhale_dead_letters 0\n"));
+    /// assert!(text.contains("\nhale_durable_checkpoints_total 0\n"));
+    /// # root.stop(std::time::Duration::from_secs(1)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "durable")]
+    pub fn durable(mut self, durable: &hale_durable::Durable) -> Self {
+        self.workflows = Some(Arc::new(durable.clone()));
+        self.durable = Some(durable.clone());
+        self
+    }
+
     /// Puts the read routes behind the admin token too (default: open, for
     /// a router on loopback). [`allow_remote`](Self::allow_remote) sets it.
     pub fn protect_reads(mut self, protect: bool) -> Self {
@@ -389,6 +430,10 @@ impl OpsBuilder {
             Arc::clone(&feed),
             Arc::clone(&metrics),
         );
+        #[cfg(feature = "durable")]
+        let durable_feed = self
+            .durable
+            .map(|durable| crate::durable::spawn_feed(durable.subscribe(), Arc::clone(&metrics)));
         Ok(Ops {
             inner: Arc::new(Inner {
                 source,
@@ -397,6 +442,8 @@ impl OpsBuilder {
                 feed_task,
                 tokens,
                 workflows: self.workflows,
+                #[cfg(feature = "durable")]
+                _durable_feed: durable_feed,
                 protect_reads: self.protect_reads,
                 allow_remote: self.allow_remote,
                 body_limit: self.body_limit,

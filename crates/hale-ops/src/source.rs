@@ -137,6 +137,28 @@ impl TreeSource {
         }
     }
 
+    /// Whether the tree's watchdog runs (a tree whose watchdog is gone
+    /// would find no hung child; its root escalates soon after).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the call only reads.
+    pub(crate) async fn watchdog(&self) -> Result<(), String> {
+        if !self.root_running() {
+            return Err("the root supervisor is not running, so neither is the tree's watchdog".to_owned());
+        }
+        match tokio::time::timeout(self.call_timeout, self.root.watchdog_counts()).await {
+            Ok(Ok(counts)) if counts.running => Ok(()),
+            Ok(Ok(_)) => {
+                Err("the tree's watchdog is not running: a hung child would go unnoticed".to_owned())
+            }
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!(
+                "the root supervisor did not answer within {} ms",
+                self.call_timeout.as_millis()
+            )),
+        }
+    }
+
     /// The whole tree's health, or why it could not be had.
     ///
     /// # Cancel safety

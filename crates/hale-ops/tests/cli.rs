@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hale_ops::OpsServer;
+use support::durable::DurableLab;
 use support::store::FakeStore;
 use support::{SECRET, TestTree};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -144,6 +145,125 @@ async fn dead_letters_and_approvals_round_trip() {
     assert_eq!(approve.stdout, "approve gate-1: ok (by alice)\n");
     let again = hale(Some(&server), Some(SECRET), &["reject", "gate-1"]).await;
     assert_one_line_error(&again, "409 Conflict: gate-1 is already decided");
+    server.shutdown().await;
+    tree.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dlq_and_approvals_work_against_a_sqlite_durable_store() {
+    let tree = TestTree::start().await;
+    let lab = DurableLab::start().await;
+    let ops = tree.ops().durable(&lab.durable).build().unwrap();
+    let server = ops.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let at = Some(&server);
+    lab.dead_letter("doc-7", 7).await;
+    lab.waiting_invoice("invoice-9", 1_200_000).await;
+    lab.waiting_invoice("invoice-10", 50_000).await;
+
+    let list = hale(at, None, &["dlq", "list"]).await;
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert_eq!(
+        list.stdout, "1  doc-7  extract  1 attempts  step `extract` failed: extractor down: 503\n",
+        "{}",
+        list.stdout
+    );
+    let show = hale(at, None, &["dlq", "show", "1"]).await;
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let letter: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(
+        (letter["workflow"].as_str(), letter["input"].as_u64()),
+        (Some("doc-7"), Some(7))
+    );
+    assert!(
+        letter["history"][1]
+            .as_str()
+            .unwrap()
+            .contains("extractor down: 503"),
+        "{}",
+        show.stdout
+    );
+    assert_one_line_error(
+        &hale(at, None, &["dlq", "show", "9"]).await,
+        "404 Not Found: no dead letter 9",
+    );
+
+    let mut approvals = hale(at, None, &["approvals"])
+        .await
+        .stdout
+        .lines()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    approvals.sort_unstable();
+    assert_eq!(
+        approvals,
+        [
+            "invoice-10:1  invoice-10  approve  pay 500 EUR",
+            "invoice-9:1  invoice-9  approve  pay 12000 EUR",
+        ]
+    );
+
+    // Each mutating command: no token, a wrong one, the right one.
+    let commands: [&[&str]; 3] = [
+        &["dlq", "replay", "1"],
+        &["approve", "invoice-9:1", "--note", "within budget"],
+        &["reject", "invoice-10:1"],
+    ];
+    for command in commands {
+        let refused = hale(at, None, command).await;
+        assert_one_line_error(&refused, "401 Unauthorized");
+        assert!(refused.stderr.contains("set HALE_TOKEN"), "{}", refused.stderr);
+        assert_one_line_error(
+            &hale(at, Some("not-the-secret-0123456"), command).await,
+            "the token is not valid",
+        );
+    }
+    assert_eq!(lab.durable.dead_letters(10).await.unwrap().len(), 1);
+    assert_eq!(lab.durable.pending_approvals(10).await.unwrap().len(), 2);
+    let answers = [
+        "replay 1: workflow `doc-7` runs again from its last checkpoint (by alice)\n",
+        "approve invoice-9:1: ok (by alice)\n",
+        "reject invoice-10:1: ok (by alice)\n",
+    ];
+    for (command, answer) in commands.into_iter().zip(answers) {
+        let done = hale(at, Some(SECRET), command).await;
+        assert_eq!(done.code, 0, "{}", done.stderr);
+        assert_eq!(done.stdout, answer);
+    }
+    assert_eq!(lab.result::<String>("doc-7").await.unwrap(), "TEXT OF DOC 7");
+    assert_eq!(lab.result::<u64>("invoice-9").await.unwrap(), 1_200_000);
+    assert!(lab.result::<u64>("invoice-10").await.is_err());
+    // The rejected invoice failed for good: it is the one dead letter now.
+    let list = hale(at, None, &["dlq", "list"]).await.stdout;
+    assert!(
+        list.starts_with("2  invoice-10  approve  0 attempts  gate `approve` rejected by alice"),
+        "{list}"
+    );
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert_eq!(
+        hale(at, None, &["approvals"]).await.stdout,
+        "no approval gates waiting\n"
+    );
+    assert_one_line_error(
+        &hale(at, Some(SECRET), &["dlq", "replay", "1"]).await,
+        "409 Conflict: dead letter 1 was replayed already, by alice",
+    );
+    assert_one_line_error(
+        &hale(at, Some(SECRET), &["reject", "invoice-9:1"]).await,
+        "409 Conflict: approval `invoice-9:1` is decided already: approved by alice",
+    );
+    let audited: Vec<String> = lab
+        .audit()
+        .await
+        .into_iter()
+        .filter(|entry| entry.action.starts_with("admin_"))
+        .map(|entry| format!("{} {} {}", entry.action, entry.workflow_id, entry.detail))
+        .collect();
+    assert_eq!(audited.len(), 5, "{audited:#?}");
+    assert!(
+        audited.iter().all(|entry| entry.contains(r#""actor":"alice""#)),
+        "{audited:#?}"
+    );
+    assert!(lab.durable.verify_audit().await.unwrap().is_intact());
     server.shutdown().await;
     tree.stop().await;
 }

@@ -19,7 +19,10 @@ async fn livez_passes_while_the_tree_runs_and_lists_its_checks_when_verbose() {
     );
     let (status, body) = send(&router, get("/livez?verbose")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, "[+]supervisor ok\n[+]event-feed ok\nlivez check passed\n");
+    assert_eq!(
+        body,
+        "[+]supervisor ok\n[+]watchdog ok\n[+]event-feed ok\nlivez check passed\n"
+    );
     assert_eq!(send(&router, get("/livez/supervisor")).await.0, StatusCode::OK);
 
     let (status, body) = send(&router, get("/livez/etcd")).await;
@@ -38,6 +41,45 @@ async fn livez_passes_while_the_tree_runs_and_lists_its_checks_when_verbose() {
     assert!(body.starts_with("[-]supervisor failed:"), "{body}");
     assert!(body.ends_with("livez check failed\n"), "{body}");
     drop(root);
+}
+
+#[tokio::test]
+async fn livez_fails_once_the_trees_watchdog_is_killed() {
+    let tree = TestTree::start().await;
+    let ops = tree.ops().build().unwrap();
+    let router = ops.router();
+    let mut events = ops.subscribe();
+    assert_eq!(send(&router, get("/livez/watchdog")).await.0, StatusCode::OK);
+    // The root's linked actors are its children and the tree's watchdog.
+    let children: Vec<_> = tree
+        .root
+        .which_children()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|row| row.actor.map(|actor| actor.get_id()))
+        .collect();
+    let watchdog = tree
+        .root
+        .actor()
+        .get_children()
+        .into_iter()
+        .find(|actor| !children.contains(&actor.get_id()))
+        .expect("the watchdog is linked to the root");
+    watchdog.kill();
+    // A watchdog that exits is an escalation: the root gives up.
+    wait_for_healing(&mut events, |event| {
+        matches!(event.kind, HealingEventKind::WatchdogExited { .. })
+    })
+    .await;
+    let (status, body) = send(&router, get("/livez/watchdog")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(body.starts_with("[-]watchdog failed: "), "{body}");
+    let (status, body) = send(&router, get("/livez?verbose")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("[-]watchdog failed: "), "{body}");
+    assert!(body.ends_with("livez check failed\n"), "{body}");
+    tree.stop().await;
 }
 
 #[tokio::test]

@@ -37,6 +37,30 @@ pub struct StoreCounts {
     pub audit: i64,
 }
 
+/// What waits for a person: dead letters not replayed yet and approval
+/// gates not decided yet ([`Store::waiting_counts`]).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use hale_durable::{SqliteStore, Store, WaitingCounts};
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = SqliteStore::open(dir.path().join("store.db")).await?;
+/// assert_eq!(store.waiting_counts().await?, WaitingCounts::default());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingCounts {
+    /// Dead letters not replayed yet.
+    pub dead_letters: i64,
+    /// Approval gates waiting for a decision.
+    pub approvals: i64,
+}
+
 /// A place to keep workflows, their checkpoints, dead letters and the audit
 /// log.
 ///
@@ -128,6 +152,14 @@ pub trait Store: Send + Sync + 'static {
     /// # Errors
     /// As every read.
     fn counts(&self) -> StoreFuture<'_, StoreCounts>;
+
+    /// How many dead letters wait for a replay and how many approval gates
+    /// for a decision, counted in the database (nothing is listed): what
+    /// an operator's metrics read at each scrape.
+    ///
+    /// # Errors
+    /// As every read.
+    fn waiting_counts(&self) -> StoreFuture<'_, WaitingCounts>;
 
     /// Checks the whole audit chain, a page at a time.
     ///

@@ -17,7 +17,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Statement};
 
 use super::sql::{self, Expect, Param, RowSource, Stmt, query};
-use super::{Store, StoreCounts, StoreFuture};
+use super::{Store, StoreCounts, StoreFuture, WaitingCounts};
 use crate::audit::{GENESIS_HASH, chain};
 use crate::error::StoreError;
 use crate::record::{
@@ -555,6 +555,22 @@ impl Store for PostgresStore {
                 steps: get(1)?,
                 dead_letters: get(2)?,
                 audit: get(3)?,
+            })
+        })
+    }
+
+    fn waiting_counts(&self) -> StoreFuture<'_, WaitingCounts> {
+        Box::pin(async move {
+            let reader = self.reader().await?;
+            let client = &reader.client;
+            let row = client
+                .query_one(query::WAITING_COUNTS, &[])
+                .await
+                .map_err(backend)?;
+            let get = |index| row.try_get::<_, i64>(index).map_err(backend);
+            Ok(WaitingCounts {
+                dead_letters: get(0)?,
+                approvals: get(1)?,
             })
         })
     }

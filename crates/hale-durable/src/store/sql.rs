@@ -334,6 +334,7 @@ pub(crate) mod query {
     pub(crate) const LAST_AUDIT: &str = "SELECT seq, at_ms, workflow_id, action, detail, prev_hash, hash FROM hale_audit ORDER BY seq DESC LIMIT 1";
     pub(crate) const INSERT_AUDIT: &str = "INSERT INTO hale_audit (seq, at_ms, workflow_id, action, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     pub(crate) const COUNTS: &str = "SELECT (SELECT COUNT(*) FROM hale_workflows), (SELECT COUNT(*) FROM hale_steps), (SELECT COUNT(*) FROM hale_dead_letters), (SELECT COUNT(*) FROM hale_audit)";
+    pub(crate) const WAITING_COUNTS: &str = "SELECT (SELECT COUNT(*) FROM hale_dead_letters WHERE replayed_ms IS NULL), (SELECT COUNT(*) FROM hale_approvals WHERE status = 'waiting')";
 }
 
 /// Reads a column of a row, in whichever database it came from.

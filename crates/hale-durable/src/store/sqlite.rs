@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::sql::{self, Expect, Param, RowSource, Stmt, query};
-use super::{Store, StoreCounts, StoreFuture};
+use super::{Store, StoreCounts, StoreFuture, WaitingCounts};
 use crate::audit::{GENESIS_HASH, chain};
 use crate::error::StoreError;
 use crate::record::{
@@ -744,6 +744,19 @@ impl Store for SqliteStore {
                         steps: row.get(1)?,
                         dead_letters: row.get(2)?,
                         audit: row.get(3)?,
+                    })
+                })
+                .map_err(backend)
+        })
+    }
+
+    fn waiting_counts(&self) -> StoreFuture<'_, WaitingCounts> {
+        self.read(|connection| {
+            connection
+                .query_row(query::WAITING_COUNTS, [], |row| {
+                    Ok(WaitingCounts {
+                        dead_letters: row.get(0)?,
+                        approvals: row.get(1)?,
                     })
                 })
                 .map_err(backend)

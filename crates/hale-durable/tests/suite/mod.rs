@@ -259,6 +259,7 @@ pub async fn gates_and_dead_letters_are_listed_decided_and_replayed_once<S: Stor
         store.waiting_approvals(10).await.unwrap(),
         std::slice::from_ref(&gate)
     );
+    assert_eq!(store.waiting_counts().await.unwrap().approvals, 1);
     store
         .apply(vec![WriteOp::Escalate {
             id: "g".into(),
@@ -289,6 +290,7 @@ pub async fn gates_and_dead_letters_are_listed_decided_and_replayed_once<S: Stor
         Err(StoreError::Conflict(_))
     ));
     assert!(store.waiting_approvals(10).await.unwrap().is_empty());
+    assert_eq!(store.waiting_counts().await.unwrap().approvals, 0);
     let decided = &store.history("g").await.unwrap().unwrap().approvals[0];
     assert_eq!(
         (decided.escalated, decided.decided_by.as_deref()),
@@ -326,6 +328,9 @@ pub async fn gates_and_dead_letters_are_listed_decided_and_replayed_once<S: Stor
     ));
     assert_eq!(store.dead_letters(false, 10).await.unwrap().len(), 1);
     assert_eq!(store.dead_letters(true, 10).await.unwrap().len(), 2);
+    let waiting = store.waiting_counts().await.unwrap();
+    assert_eq!((waiting.dead_letters, waiting.approvals), (1, 0));
+    assert_eq!(store.counts().await.unwrap().dead_letters, 2);
     assert_eq!(
         store
             .dead_letter(first)

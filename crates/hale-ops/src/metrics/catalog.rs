@@ -243,6 +243,97 @@ metric!(
     "Approval gates waiting for a decision (absent when no workflow store is plugged)."
 );
 metric!(
+    DURABLE_STARTED,
+    "hale_durable_workflows_started_total",
+    Counter,
+    [],
+    "Durable workflow runs started (a new id, or a new run of a finished one)."
+);
+metric!(
+    DURABLE_COMPLETED,
+    "hale_durable_workflows_completed_total",
+    Counter,
+    [],
+    "Durable workflow runs that completed with an output."
+);
+metric!(
+    CHECKPOINTS,
+    "hale_durable_checkpoints_total",
+    Counter,
+    [],
+    "Step results committed to the durable store."
+);
+metric!(
+    COMMIT_DURATION,
+    "hale_durable_commit_duration_seconds",
+    Histogram,
+    [],
+    "From handing a checkpoint to the durable store to its commit (group commit included)."
+);
+metric!(
+    RESUMED,
+    "hale_durable_resumed_total",
+    Counter,
+    ["cause"],
+    "Durable runs resumed from their last checkpoint, by cause: crash (their agent was restarted) or start (a process started)."
+);
+metric!(
+    RESUME_FAILURES,
+    "hale_durable_resume_failures_total",
+    Counter,
+    [],
+    "Durable runs that could not resume (their definition changed, or they are not registered here)."
+);
+metric!(
+    DEAD_LETTERED,
+    "hale_durable_dead_lettered_total",
+    Counter,
+    [],
+    "Durable runs dead-lettered (failed for good, or their compensation failed)."
+);
+metric!(
+    REPLAYS,
+    "hale_durable_replays_total",
+    Counter,
+    [],
+    "Dead letters replayed."
+);
+metric!(
+    APPROVALS_REQUESTED,
+    "hale_durable_approvals_requested_total",
+    Counter,
+    [],
+    "Durable runs that stopped at an approval gate to wait for a decision."
+);
+metric!(
+    APPROVAL_DECISIONS,
+    "hale_durable_approval_decisions_total",
+    Counter,
+    ["decision"],
+    "Approval gates decided, by decision: approved or rejected."
+);
+metric!(
+    APPROVALS_ESCALATED,
+    "hale_durable_approvals_escalated_total",
+    Counter,
+    [],
+    "Approval gates that waited past their deadline and were escalated."
+);
+metric!(
+    COMPENSATIONS,
+    "hale_durable_compensations_total",
+    Counter,
+    ["outcome"],
+    "Compensations of a failed run's done steps that ended, by outcome: compensated (every step undone) or failed (escalated)."
+);
+metric!(
+    BUDGET_REFUSALS,
+    "hale_durable_budget_refusals_total",
+    Counter,
+    [],
+    "Steps refused by a run's budget guard."
+);
+metric!(
     WORK_ITEMS,
     "hale_work_items_total",
     Counter,
@@ -300,6 +391,19 @@ pub const ALL: &[MetricInfo] = &[
     DEGRADED_STEPS,
     DEAD_LETTERS,
     PENDING_APPROVALS,
+    DURABLE_STARTED,
+    DURABLE_COMPLETED,
+    CHECKPOINTS,
+    COMMIT_DURATION,
+    RESUMED,
+    RESUME_FAILURES,
+    DEAD_LETTERED,
+    REPLAYS,
+    APPROVALS_REQUESTED,
+    APPROVAL_DECISIONS,
+    APPROVALS_ESCALATED,
+    COMPENSATIONS,
+    BUDGET_REFUSALS,
     WORK_ITEMS,
     WORK_ITEM_DURATION,
     EVENTS_MISSED,
@@ -311,6 +415,32 @@ pub const ALL: &[MetricInfo] = &[
 /// minutes.
 pub const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+/// The metrics from hale-durable's events: registered only when a durable
+/// engine is plugged in ([`OpsBuilder::durable`](crate::OpsBuilder)).
+pub const DURABLE: &[MetricInfo] = &[
+    DURABLE_STARTED,
+    DURABLE_COMPLETED,
+    CHECKPOINTS,
+    COMMIT_DURATION,
+    RESUMED,
+    RESUME_FAILURES,
+    DEAD_LETTERED,
+    REPLAYS,
+    APPROVALS_REQUESTED,
+    APPROVAL_DECISIONS,
+    APPROVALS_ESCALATED,
+    COMPENSATIONS,
+    BUDGET_REFUSALS,
+];
+
+/// The buckets of the commit-duration histogram, in seconds: a commit
+/// takes tens of microseconds at synchronous NORMAL on a local disk, a few
+/// milliseconds at FULL or to Postgres, and longer when the store is in
+/// trouble.
+pub const COMMIT_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
 #[cfg(test)]
@@ -347,5 +477,13 @@ mod tests {
             }
         }
         assert!(DURATION_BUCKETS.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(COMMIT_BUCKETS.windows(2).all(|pair| pair[0] < pair[1]));
+        for metric in DURABLE {
+            assert!(
+                ALL.iter().any(|listed| listed.name == metric.name),
+                "{}",
+                metric.name
+            );
+        }
     }
 }

@@ -10,6 +10,8 @@
 //! set from the health snapshot at each scrape. [`catalog`] lists every name.
 
 pub mod catalog;
+#[cfg(feature = "durable")]
+mod durable;
 mod healing;
 mod resilience;
 mod work;
@@ -22,6 +24,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, 
 
 use crate::error::OpsError;
 use crate::snapshot::{STATES, Tally, state_name};
+#[cfg(feature = "durable")]
+pub(crate) use durable::DurableMetrics;
 pub(crate) use healing::HealingMetrics;
 pub(crate) use resilience::ResilienceMetrics;
 pub use work::{WorkMetrics, WorkOutcome};
@@ -61,6 +65,12 @@ impl OpsMetrics {
                 builder
                     .set_buckets_for_metric(Matcher::Full(metric.name.to_owned()), catalog::DURATION_BUCKETS)
             })
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full(catalog::COMMIT_DURATION.name.to_owned()),
+                    catalog::COMMIT_BUCKETS,
+                )
+            })
             .map_err(|error| OpsError::Metrics(error.to_string()))?;
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -98,6 +108,12 @@ impl OpsMetrics {
     /// The handles the feed counts healing events with.
     pub(crate) fn healing(&self) -> HealingMetrics {
         HealingMetrics::register(&self.recorder)
+    }
+
+    /// The handles the durable feed counts hale-durable's events with.
+    #[cfg(feature = "durable")]
+    pub(crate) fn durable(&self) -> DurableMetrics {
+        DurableMetrics::register(&self.recorder)
     }
 
     /// What the application reports about its work items.

@@ -1,6 +1,7 @@
 //! A small tree to point the surface at, and helpers to talk to it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod durable;
 pub mod store;
 
 use std::sync::Arc;
