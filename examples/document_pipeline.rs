@@ -1,7 +1,7 @@
 //! Chaos example 1, the README's main job: a document pipeline under fire.
 //!
 //! ```text
-//! cargo run --release --example document_pipeline -- [--seed N] [--items N] [--plan FILE] [--json FILE] [--store FILE] [--serve 127.0.0.1:PORT]
+//! cargo run --release --example document_pipeline -- [--seed N] [--items N] [--plan FILE] [--json FILE] [--store FILE] [--serve 127.0.0.1:PORT] [--trace FILE]
 //! ```
 //!
 //! Documents go through four agents: classify, extract (an LLM-like call,
@@ -15,6 +15,10 @@
 //!
 //! The run uses tokio's paused clock: about ten simulated minutes take a
 //! moment, and the same seed gives the same run, down to the event-log hash.
+//!
+//! Each document is one trace: a span per step, carried in the message to
+//! the stage agent, whose handler works inside it; `--trace FILE` writes the
+//! spans as JSON lines (`support/tracing.rs`).
 //!
 //! ```text
 //! root (one_for_one)
@@ -37,14 +41,17 @@ use hale::core::{ChildRef, RestartBackoff, Watch};
 use hale::prelude::*;
 use hale::resilience::{AnsweredBy, ErrorClass, Escalation, FallbackChain, Pipeline, RetryConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tracing::Instrument;
 
 #[path = "support/cli.rs"]
 mod cli;
-use cli::{ExtraOption, Progress, RunArgs};
+use cli::{ExtraOption, Progress, RunArgs, TRACE};
 #[path = "support/durable_pipeline.rs"]
 mod durable_pipeline;
 #[path = "support/serve.rs"]
 mod serve;
+#[path = "support/tracing.rs"]
+mod traces;
 
 /// `--store FILE`: the durable mode.
 const STORE: ExtraOption = ExtraOption {
@@ -119,6 +126,8 @@ struct Job {
     input: String,
     attempt: u32,
     reply: RpcReplyPort<Result<String, StageError>>,
+    /// The step that sent it: the handler works inside it.
+    span: tracing::Span,
 }
 
 /// One stage of the pipeline, as a supervised agent. Its external call is
@@ -164,7 +173,12 @@ impl Actor for StageAgent {
     }
 
     async fn handle(&self, _: ActorRef<Job>, job: Job, _: &mut ()) -> Result<(), ActorProcessingErr> {
-        let result = self.work(&job.doc, &job.input, job.attempt).await;
+        let span = traces::handler_span(&job.span, job.doc.id, self.stage, job.attempt);
+        let result = self
+            .work(&job.doc, &job.input, job.attempt)
+            .instrument(span.clone())
+            .await;
+        traces::record_result(&span, &result);
         let _ = job.reply.send(result);
         Ok(())
     }
@@ -187,6 +201,7 @@ impl Stage {
             input: input.to_owned(),
             attempt,
             reply: reply.into(),
+            span: tracing::Span::current(),
         };
         // While the agent restarts, wait for its next incarnation (bounded).
         self.agent
@@ -237,16 +252,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
-        )
-        .init();
+    let args = RunArgs::from_env_with(400, &[STORE, SERVE, TRACE])?;
+    let trace = traces::install(args.extra(TRACE.name))?;
     // Injected panics are healed by the supervisors and counted in the
     // report: keep them off the screen, and show any other panic.
     hale::chaos::silence_injected_panics();
 
-    let args = RunArgs::from_env_with(400, &[STORE, SERVE])?;
     let durable_store = args.extra(STORE.name).map(std::path::PathBuf::from);
     let serve_at = serve::address(args.extra(SERVE.name))?;
     let plan = match &args.plan {
@@ -392,8 +403,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         progress.advance(id);
         let doc = Doc::new(id, seed);
         run.ledger().submit(id);
+        let item = traces::item_span("document", id);
+        let settle = |outcome: Outcome| {
+            traces::settle(&item, outcome);
+            run.ledger().settle(id, outcome);
+        };
         let mut degraded = false;
-        let label = match classify_policy.call(|| classify.ask(&doc, "")).await {
+        let classified = traces::step(
+            &item,
+            id,
+            "classify",
+            classify_policy.call(|| classify.ask(&doc, "")),
+        );
+        let label = match classified.await {
             Ok(label) => label,
             Err(_) => {
                 // Classification is optional: its neutral default is "unsorted".
@@ -402,7 +424,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 "unsorted".to_owned()
             }
         };
-        let fields = match extraction.call(doc.clone()).await {
+        let fields = match traces::step(&item, id, "extract", extraction.call(doc.clone())).await {
             Ok(answer) => match answer.answered_by {
                 AnsweredBy::Alternative { index: 0, .. } => answer.value,
                 AnsweredBy::Alternative { .. } => {
@@ -411,18 +433,27 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                     answer.value
                 }
                 _ => {
-                    run.ledger().settle(id, Outcome::Escalated);
+                    settle(Outcome::Escalated);
                     continue;
                 }
             },
             Err(_) => {
-                run.ledger().settle(id, Outcome::DeadLettered);
+                settle(Outcome::DeadLettered);
                 continue;
             }
         };
         let record = format!("{label}: {fields}");
-        let stored = match validate_policy.call(|| validate.ask(&doc, &record)).await {
-            Ok(valid) => store_policy.call(|| store.ask(&doc, &valid)).await.is_ok(),
+        let stored = match traces::step(
+            &item,
+            id,
+            "validate",
+            validate_policy.call(|| validate.ask(&doc, &record)),
+        )
+        .await
+        {
+            Ok(valid) => traces::step(&item, id, "store", store_policy.call(|| store.ask(&doc, &valid)))
+                .await
+                .is_ok(),
             Err(_) => false,
         };
         let outcome = match (stored, degraded) {
@@ -430,7 +461,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             (true, true) => Outcome::Degraded,
             (true, false) => Outcome::Completed,
         };
-        run.ledger().settle(id, outcome);
+        settle(outcome);
     }
 
     progress.advance(args.items);
@@ -447,6 +478,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(json) = args.json {
         json.write(&serde_json::to_string_pretty(&report)?)?;
+    }
+    if let Some(trace) = trace {
+        eprintln!("trace: {} spans written", trace.finish()?);
     }
     if !report.nothing_lost() {
         return Err(format!("{} work items lost", report.items.lost + report.items.miscounted).into());

@@ -2,7 +2,7 @@
 //! mid-run.
 //!
 //! ```text
-//! cargo run --release --example route_fallback -- [--seed N] [--items N] [--plan FILE] [--json FILE]
+//! cargo run --release --example route_fallback -- [--seed N] [--items N] [--plan FILE] [--json FILE] [--trace FILE]
 //! ```
 //!
 //! A story from the field: a dispatch service asks a routing API for every
@@ -48,10 +48,13 @@ use hale::prelude::*;
 use hale::resilience::{AnsweredBy, ConfigError, ErrorClass, Escalation, FallbackChain, Pipeline};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 #[path = "support/cli.rs"]
 mod cli;
-use cli::{Progress, RunArgs};
+use cli::{Progress, RunArgs, TRACE};
+#[path = "support/tracing.rs"]
+mod traces;
 
 /// Time between two requests.
 const ARRIVAL_MS: u64 = 500;
@@ -115,6 +118,8 @@ struct Query {
     trip: Trip,
     attempt: u32,
     reply: RpcReplyPort<Result<String, RouteError>>,
+    /// The step that sent it: the client works inside it.
+    span: tracing::Span,
 }
 
 /// A supervised client of one routing API. The API call is simulated: a
@@ -142,11 +147,15 @@ impl Actor for ApiClient {
             tokio::time::sleep(latency).await;
             Ok(format!("{} km by road, from {api}", trip.km * 13 / 10))
         };
+        let span = traces::handler_span(&query.span, trip.id, api, query.attempt);
         let answer = self
             .injector
             .inject(api, trip.id, query.attempt, call, |route| route)
-            .await;
-        let _ = query.reply.send(answer.map_err(RouteError::from));
+            .instrument(span.clone())
+            .await
+            .map_err(RouteError::from);
+        traces::record_result(&span, &answer);
+        let _ = query.reply.send(answer);
         Ok(())
     }
 }
@@ -167,6 +176,7 @@ impl Api {
             trip,
             attempt,
             reply: reply.into(),
+            span: tracing::Span::current(),
         };
         // While the client restarts, wait for its next incarnation (bounded).
         self.client
@@ -243,16 +253,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
-        )
-        .init();
+    let args = RunArgs::from_env_with(600, &[TRACE])?;
+    let trace = traces::install(args.extra(TRACE.name))?;
     // Injected panics are healed and counted: keep them off the screen, and
     // show any other panic.
     hale::chaos::silence_injected_panics();
 
-    let args = RunArgs::from_env(600)?;
     let plan = match &args.plan {
         Some(path) => FaultPlan::from_path(path)?.with_seed(args.seed),
         None => default_plan(args.seed, args.items * ARRIVAL_MS),
@@ -332,7 +338,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         progress.advance(id);
         tokio::time::sleep_until(start + Duration::from_millis(id * ARRIVAL_MS)).await;
         run.ledger().submit(id);
-        let (by, outcome) = match routes.call(Trip::new(id, seed)).await {
+        let item = traces::item_span("trip", id);
+        let (by, outcome) = match traces::step(&item, id, "route", routes.call(Trip::new(id, seed))).await {
             Ok(answer) => match answer.answered_by {
                 AnsweredBy::Alternative { index, .. } if index < 2 => (index, Outcome::Completed),
                 AnsweredBy::Alternative { .. } => (2, Outcome::Degraded),
@@ -341,11 +348,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             // The human queue never refuses; if it did, the trip would wait
             // in the dead-letter queue.
             Err(_) => {
+                traces::settle(&item, Outcome::DeadLettered);
                 run.ledger().settle(id, Outcome::DeadLettered);
                 continue;
             }
         };
         served[by] += 1;
+        traces::settle(&item, outcome);
         run.ledger().settle(id, outcome);
     }
     progress.advance(args.items);
@@ -370,6 +379,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("{report}");
     if let Some(json) = args.json {
         json.write(&serde_json::to_string_pretty(&report)?)?;
+    }
+    if let Some(trace) = trace {
+        eprintln!("trace: {} spans written", trace.finish()?);
     }
     if !report.nothing_lost() {
         return Err(format!("{} work items lost", report.items.lost + report.items.miscounted).into());

@@ -34,6 +34,14 @@ pub struct ExtraOption {
     pub help: &'static str,
 }
 
+/// `--trace FILE`: write each work item's spans as JSON lines (see
+/// `support/tracing.rs`, whose `install` takes the value).
+pub const TRACE: ExtraOption = ExtraOption {
+    name: "--trace",
+    value: "FILE",
+    help: "write each work item's spans to FILE, one JSON line per span (its trace, item, agent, outcome)",
+};
+
 /// The options of a chaos example.
 #[derive(Debug)]
 pub struct RunArgs {
