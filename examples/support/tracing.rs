@@ -12,7 +12,7 @@
 //! one JSON line per closed span of these three kinds:
 //!
 //! ```text
-//! {"trace":12,"span":14,"parent":13,"name":"handle","item":7,"agent":"extract","attempt":2,"outcome":"error: ...","start_us":201340000,"duration_us":900000}
+//! {"agent":"validate","attempt":5,"duration_us":10000,"item":5,"name":"handle","outcome":"error: schema mismatch","parent":52,"span":53,"start_us":3566000,"trace":46}
 //! ```
 //!
 //! `trace` is the number of the item's root span and `span`/`parent` number
