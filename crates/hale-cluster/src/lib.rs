@@ -1,0 +1,1 @@
+//! Hale supervision trees that span machines, on `ractor_cluster`.
