@@ -2,7 +2,7 @@
 //! `hale-cluster-node` binary: commands on stdin, JSON events on stdout.
 //! Every wait has a bound; a node process is killed when its handle drops.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
