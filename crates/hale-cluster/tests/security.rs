@@ -1,4 +1,6 @@
 //! The cookie, TLS, and frames that do not decode, across OS processes on
+
+#![allow(clippy::unwrap_used)]
 //! loopback.
 
 mod support;
