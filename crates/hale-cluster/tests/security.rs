@@ -1,7 +1,7 @@
 //! The cookie, TLS, and frames that do not decode, across OS processes on
+//! loopback.
 
 #![allow(clippy::unwrap_used)]
-//! loopback.
 
 mod support;
 
