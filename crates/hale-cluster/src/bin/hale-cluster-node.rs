@@ -28,14 +28,25 @@ use hale_core::{ChildSpec, Restart, Supervisor, SupervisorRef, SupervisorSpec, T
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// An actor that waits for nothing: a child whose stop is immediate. (A
+/// `ChildSpec::task` that never returns takes hale-core's kill wait, 5 s, to
+/// terminate: its linger token outlives the stop; reported to hale-core.)
+#[derive(Clone)]
+struct Idle;
+
+impl ractor::Actor for Idle {
+    type Msg = ();
+    type State = ();
+    type Arguments = ();
+
+    async fn pre_start(&self, _: ractor::ActorRef<()>, _: ()) -> Result<(), ractor::ActorProcessingErr> {
+        Ok(())
+    }
+}
+
 fn registry() -> SpecRegistry {
     SpecRegistry::new()
-        .register("sleeper", || {
-            ChildSpec::task("sleeper", |_ctx| async {
-                std::future::pending::<()>().await;
-                Ok(())
-            })
-        })
+        .register("sleeper", || ChildSpec::actor("sleeper", Idle, ()))
         .register("crasher", || {
             ChildSpec::task("crasher", |_ctx| async {
                 tokio::time::sleep(Duration::from_millis(200)).await;
