@@ -1,7 +1,7 @@
 //! Chaos example 1, the README's main job: a document pipeline under fire.
 //!
 //! ```text
-//! cargo run --release --example document_pipeline -- [--seed N] [--items N] [--plan FILE] [--json FILE] [--store FILE]
+//! cargo run --release --example document_pipeline -- [--seed N] [--items N] [--plan FILE] [--json FILE] [--store FILE] [--serve 127.0.0.1:PORT]
 //! ```
 //!
 //! Documents go through four agents: classify, extract (an LLM-like call,
@@ -43,12 +43,21 @@ mod cli;
 use cli::{ExtraOption, Progress, RunArgs};
 #[path = "support/durable_pipeline.rs"]
 mod durable_pipeline;
+#[path = "support/serve.rs"]
+mod serve;
 
 /// `--store FILE`: the durable mode.
 const STORE: ExtraOption = ExtraOption {
     name: "--store",
     value: "FILE",
     help: "keep the run's state in this SQLite file; run again after a crash to resume",
+};
+
+/// `--serve ADDR`: the operator surface, live while the run goes on.
+const SERVE: ExtraOption = ExtraOption {
+    name: "--serve",
+    value: "ADDR",
+    help: "serve the live tree page, /metrics, /livez, /readyz and /events on ADDR (127.0.0.1:9090); the run then takes real time",
 };
 
 /// A document: its size decides how long extraction takes.
@@ -237,8 +246,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // report: keep them off the screen, and show any other panic.
     hale::chaos::silence_injected_panics();
 
-    let args = RunArgs::from_env_with(400, &[STORE])?;
+    let args = RunArgs::from_env_with(400, &[STORE, SERVE])?;
     let durable_store = args.extra(STORE.name).map(std::path::PathBuf::from);
+    let serve_at = serve::address(args.extra(SERVE.name))?;
     let plan = match &args.plan {
         Some(path) => FaultPlan::from_path(path)?.with_seed(args.seed),
         None => default_plan(args.seed),
@@ -267,6 +277,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             )),
     )
     .await?;
+    let serving = serve::start(serve_at, &root, &run).await?;
     let stages = root.child_supervisor("stages").await?;
     let stage = |id: &'static str| {
         let stages = stages.clone();
@@ -427,6 +438,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(killer) = killer {
         killer.abort();
     }
+    serve::stop(serving).await;
     root.stop(Duration::from_secs(30)).await;
     let report = run.finish().await;
     println!("{report}");

@@ -35,6 +35,9 @@
 //! - [`durable`]: workflows whose steps are checkpointed on SQLite or
 //!   Postgres, resumed after a crash, compensated, gated, dead-lettered and
 //!   audited.
+//! - `ops` (feature `ops`): Prometheus metrics, `/livez` and `/readyz`, the
+//!   tree as JSON and as a live page, healing events as server-sent events,
+//!   admin actions behind a token.
 //! - [`util`]: the bounded event bus and the other plumbing the parts share.
 
 pub use hale_chaos as chaos;
@@ -44,6 +47,8 @@ pub use hale_chaos as chaos;
 pub use hale_cluster as cluster;
 pub use hale_core as core;
 pub use hale_durable as durable;
+#[cfg(feature = "ops")]
+pub use hale_ops as ops;
 pub use hale_resilience as resilience;
 pub use hale_util as util;
 

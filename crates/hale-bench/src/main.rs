@@ -15,6 +15,7 @@ mod child;
 mod durable;
 mod dynamic;
 mod happy;
+mod ops;
 mod otp;
 mod process;
 mod report;
@@ -34,8 +35,8 @@ pub(crate) type BenchError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type BenchResult<T> = Result<T, BenchError>;
 
 /// The measurement families.
-const FAMILIES: [&str; 7] = [
-    "otp", "restart", "dynamic", "happy", "watchdog", "process", "durable",
+const FAMILIES: [&str; 8] = [
+    "otp", "restart", "dynamic", "happy", "watchdog", "process", "durable", "ops",
 ];
 
 /// Command-line options.
@@ -183,6 +184,12 @@ fn run(args: &[String]) -> BenchResult<()> {
     } else {
         None
     };
+    if options.runs("ops") {
+        eprintln!("== operator surface");
+        let (ops_rows, ops_notes) = runtime.block_on(ops::rows(options.quick));
+        rows.extend(ops_rows);
+        notes.extend(ops_notes);
+    }
     drop(runtime);
     println!("{}", table::render(&rows));
     for note in &notes {

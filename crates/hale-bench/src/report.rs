@@ -75,6 +75,16 @@ rule `otp_bench.erl` uses).
   (timeout 200 ms), started 2 ms apart among heartbeating watched siblings; \
   each records in `post_stop`, which runs when the watchdog stops it, how \
   long after its beat + timeout that was.
+- **Operator surface.** `/metrics` for a tree of 100 supervisors of 100 \
+  workers (`Ops::metrics_text`: the health snapshot, the gauges set from \
+  it, the text format), each round interleaved with a round of the health \
+  snapshot alone (`SupervisorRef::health`, the floor column). Event to \
+  screen: one child of a served tree crashes every 25 ms; headless Chromium \
+  shows the live page, which records for each healing event it applies the \
+  wall-clock time from the event's timestamp to the start of the frame that \
+  paints it; the floor column is the same events read from `/events` over \
+  HTTP by a bare client in the bench process. Both have the events' \
+  millisecond resolution.
 
 **Reading the restart rows.** Every system runs with a restart intensity \
 no run reaches within a 1 s period, as the OTP anchor does; at thousands of \

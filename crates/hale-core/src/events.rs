@@ -126,6 +126,15 @@ pub enum HealingEventKind {
         /// The logical task's key.
         key: String,
     },
+    /// A child used up its own restart limit
+    /// ([`ChildSpec::restart_limit`](crate::ChildSpec::restart_limit)): it is
+    /// given up, not restarted, and its siblings and supervisor go on.
+    RestartLimitReached {
+        /// The most restarts it was allowed.
+        max_restarts: u32,
+        /// Within this long, in ms.
+        within_ms: u64,
+    },
     /// A restart was delayed by the child's backoff policy.
     BackoffScheduled {
         /// The delay, in ms.
@@ -178,6 +187,13 @@ pub enum HealingEventKind {
         /// The significant child whose exit triggered it.
         child: String,
     },
+    /// The tree's watchdog exited while the tree ran: from then on no hung
+    /// child would be found. The root supervisor escalates: it stops its
+    /// children and exits with `shutdown`, so the failure cannot go unseen.
+    WatchdogExited {
+        /// Why the watchdog exited.
+        reason: ExitReason,
+    },
     /// The supervisor exited.
     SupervisorStopped {
         /// Its exit reason.
@@ -188,13 +204,14 @@ pub enum HealingEventKind {
 impl HealingEventKind {
     fn tracing_level(&self) -> tracing::Level {
         match self {
-            Self::IntensityExceeded { .. } => tracing::Level::ERROR,
+            Self::IntensityExceeded { .. } | Self::WatchdogExited { .. } => tracing::Level::ERROR,
             Self::ChildExited { reason, .. } if !reason.is_normal() => tracing::Level::WARN,
             Self::StartFailed { .. }
             | Self::RestartFailed { .. }
             | Self::HeartbeatMissed { .. }
             | Self::HungKilled
             | Self::StuckTask { .. }
+            | Self::RestartLimitReached { .. }
             | Self::ProbeResult { passed: false, .. }
             | Self::ChildStopped {
                 outcome: StopOutcome::Stuck,

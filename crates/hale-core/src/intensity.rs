@@ -9,6 +9,14 @@
 //! OTP counts whole seconds; Hale uses tokio's monotonic clock with
 //! sub-second precision (so a paused test clock drives it). As in OTP, an
 //! entry exactly `period` old still counts.
+//!
+//! Memory is bounded by what the decision needs, whatever the intensity: the
+//! window keeps at most [`KEPT`] entries, each an instant with a count
+//! (restarts at the same instant share one). Past that, the two oldest are
+//! merged into the newer one's instant, so they are counted until it ages
+//! out: with more than `KEPT` distinct restart instants inside one period a
+//! supervisor may give up a little earlier than the exact count says, never
+//! later. Up to `KEPT` the count is exact.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -48,12 +56,18 @@ impl std::fmt::Display for IntensityWindow {
     }
 }
 
-/// Recent restarts of one supervisor, newest last.
+/// The most entries a [`RestartWindow`] keeps (about 24 KiB).
+pub(crate) const KEPT: usize = 1024;
+
+/// Recent restarts of one supervisor, newest last: each entry an instant
+/// and how many restarts it stands for.
 #[derive(Debug, Clone)]
 pub(crate) struct RestartWindow {
     intensity: u32,
     period: Duration,
-    recent: VecDeque<Instant>,
+    recent: VecDeque<(Instant, u64)>,
+    /// The sum of the counts in `recent`.
+    total: u64,
 }
 
 impl RestartWindow {
@@ -62,21 +76,34 @@ impl RestartWindow {
             intensity,
             period,
             recent: VecDeque::new(),
+            total: 0,
         }
     }
 
     /// Records a restart at `now`. Returns `true` if the restart is allowed,
     /// `false` if the window now holds more than `intensity` restarts.
     pub(crate) fn record(&mut self, now: Instant) -> bool {
-        while let Some(&oldest) = self.recent.front() {
+        while let Some(&(oldest, count)) = self.recent.front() {
             if now.saturating_duration_since(oldest) > self.period {
                 self.recent.pop_front();
+                self.total -= count;
             } else {
                 break;
             }
         }
-        self.recent.push_back(now);
-        self.recent.len() <= self.intensity as usize
+        match self.recent.back_mut() {
+            Some((last, count)) if *last == now => *count += 1,
+            _ => self.recent.push_back((now, 1)),
+        }
+        self.total += 1;
+        if self.recent.len() > KEPT
+            && let Some((_, oldest)) = self.recent.pop_front()
+            && let Some((_, next)) = self.recent.front_mut()
+        {
+            // Counted until the newer of the two ages out: never late.
+            *next += oldest;
+        }
+        self.total <= u64::from(self.intensity)
     }
 
     /// MaxRestarts.
@@ -91,11 +118,12 @@ impl RestartWindow {
 
     /// The window as of `now`, without recording anything.
     pub(crate) fn snapshot(&self, now: Instant) -> IntensityWindow {
-        let used = self
+        let used: u64 = self
             .recent
             .iter()
-            .filter(|&&at| now.saturating_duration_since(at) <= self.period)
-            .count();
+            .filter(|&&(at, _)| now.saturating_duration_since(at) <= self.period)
+            .map(|&(_, count)| count)
+            .sum();
         IntensityWindow {
             used: u32::try_from(used).unwrap_or(u32::MAX),
             intensity: self.intensity,
@@ -124,6 +152,31 @@ mod tests {
         let mut window = RestartWindow::new(1, Duration::from_secs(5));
         assert!(window.record(start));
         assert!(window.record(start + Duration::from_millis(5_001)));
+    }
+
+    #[test]
+    fn an_absurd_intensity_keeps_a_bounded_window() {
+        let start = Instant::now();
+        let mut window = RestartWindow::new(u32::MAX, Duration::from_secs(3600));
+        for n in 0..200_000u64 {
+            assert!(window.record(start + Duration::from_micros(n)));
+        }
+        assert!(window.recent.len() <= KEPT);
+        assert_eq!(window.snapshot(start + Duration::from_secs(1)).used, 200_000);
+    }
+
+    #[test]
+    fn merged_entries_give_up_early_never_late() {
+        let start = Instant::now();
+        let intensity = (KEPT as u32) * 2;
+        let mut window = RestartWindow::new(intensity, Duration::from_secs(10));
+        for n in 0..u64::from(intensity) {
+            assert!(
+                window.record(start + Duration::from_millis(n)),
+                "restart {n} is within the intensity"
+            );
+        }
+        assert!(!window.record(start + Duration::from_millis(u64::from(intensity))));
     }
 
     /// The reference model: count the restarts (including this one) whose age

@@ -22,6 +22,8 @@
 //! - [`SupervisorRef`] and [`DynamicSupervisorRef`]: the administration API
 //!   (start, terminate, restart, delete, which, count, spec, health, stop).
 //! - [`ChildRef`]: a reference that follows one child across restarts.
+//! - [`job`]: agents that answer: a dynamic child run on an input, keyed on
+//!   its task, whose callers (and callers that join it) get its result.
 //! - [`events`]: every start, exit, restart, stop, give-up and shutdown as a
 //!   [`HealingEvent`] on the tree's bounded [`EventBus`].
 //! - [`health`]: the tree as data ([`NodeHealth`], [`ChildState`],
@@ -69,6 +71,7 @@ pub mod events;
 mod exit;
 pub mod health;
 mod intensity;
+pub mod job;
 mod path;
 #[cfg(target_os = "linux")]
 pub mod process;
@@ -91,6 +94,7 @@ pub use events::{EventBus, EventStream, HealingEvent, HealingEventKind, StopCaus
 pub use exit::ExitReason;
 pub use hale_util::{RecvError, TryRecvError};
 pub use health::{IntensityWindow, NodeHealth, RESTART_HISTORY};
+pub use job::{DeadLetter, JobError, JobHandle, JobTemplate};
 pub use path::ChildPath;
 pub use shutdown::{KILL_CONFIRM_TIMEOUT, Shutdown};
 pub use spec::{

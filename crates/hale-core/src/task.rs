@@ -76,6 +76,19 @@ impl Actor for TaskActor {
         Ok(WorkGuard(work))
     }
 
+    /// Aborts the work as soon as the actor stops. Dropping the state would
+    /// too, but ractor hands a stopped actor's state to its supervisor inside
+    /// the exit event, so a supervisor that waits for the work (as a stop
+    /// does) would hold the very guard that ends it.
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        work: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        work.0.abort();
+        Ok(())
+    }
+
     async fn handle(
         &self,
         myself: ActorRef<Self::Msg>,

@@ -284,3 +284,66 @@ fn child_ref_futures_are_send(child: &hale_core::ChildRef<Cmd>) {
     fn is_send<T: Send>(_: &T) {}
     is_send(&child.send_within(Cmd::Fail, WAIT));
 }
+
+/// A task that fails every time it runs.
+fn poison(id: &str) -> ChildSpec {
+    ChildSpec::task(id, |_| async { Err("poison".into()) }).restart(Restart::Transient)
+}
+
+#[tokio::test(start_paused = true)]
+async fn poison_children_use_up_their_own_limits_and_never_their_siblings_window() {
+    let lab = Lab::new();
+    // The shared window allows 3 restarts in 5 s (Elixir's default).
+    let sup = DynamicSupervisor::start(DynamicSupervisorSpec::new("requests"))
+        .await
+        .unwrap();
+    let mut events = sup.subscribe();
+    let healthy = started(sup.start_child(lab.worker("healthy")).await.unwrap());
+    for n in 0..10 {
+        let spec = poison(&format!("poison-{n}")).restart_limit(2, std::time::Duration::from_secs(60));
+        sup.start_child(spec).await.unwrap();
+    }
+    for _ in 0..10 {
+        expect_event(&mut events, "a poison child given up", |e| {
+            matches!(
+                e.kind,
+                HealingEventKind::RestartLimitReached {
+                    max_restarts: 2,
+                    within_ms: 60_000
+                }
+            )
+        })
+        .await;
+    }
+    // 30 crashes, and the supervisor is still up with its healthy child.
+    let rows = sup.which_children().await.unwrap();
+    assert_eq!(rows.len(), 1, "given-up dynamic children are removed");
+    assert_eq!(rows[0].dynamic_id, Some(healthy));
+    assert_eq!(sup.health().await.unwrap().intensity.map(|w| w.used), Some(0));
+    sup.stop(WAIT).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_static_child_past_its_own_limit_keeps_its_spec_stopped() {
+    let sup = Supervisor::start(
+        SupervisorSpec::new("root")
+            .strategy(hale_core::Strategy::OneForAll)
+            .child(
+                poison("flaky")
+                    .restart(Restart::Permanent)
+                    .restart_limit(1, std::time::Duration::from_secs(5)),
+            ),
+    )
+    .await;
+    // It fails at once, restarts once, fails again, and is given up.
+    let sup = sup.unwrap();
+    let mut events = sup.subscribe();
+    expect_event(&mut events, "given up", |e| {
+        matches!(e.kind, HealingEventKind::RestartLimitReached { .. })
+    })
+    .await;
+    let row = &sup.which_children().await.unwrap()[0];
+    assert_eq!((row.state, row.restarts), (hale_core::ChildState::Stopped, 1));
+    assert!(sup.restart_child("flaky").await.is_ok(), "the spec is kept");
+    sup.stop(WAIT).await;
+}

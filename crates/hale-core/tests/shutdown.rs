@@ -250,3 +250,17 @@ async fn stopping_a_tree_with_a_task_blocked_in_synchronous_code_reports_it_stuc
     );
     release.send(()).unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn terminating_an_idle_task_exits_at_once() {
+    let idle = ChildSpec::task("idle", |_| async {
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    let sup = start(SupervisorSpec::new("root").child(idle)).await;
+    // Its body is aborted when the actor stops, so the stop waits for
+    // nothing and says exited (ractor hands the stopped actor's state, and
+    // with it the work's guard, to the supervisor that is waiting).
+    assert_eq!(terminate(&sup, "idle").await, StopOutcome::Exited);
+    sup.stop(WAIT).await;
+}

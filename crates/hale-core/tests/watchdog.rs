@@ -619,3 +619,155 @@ async fn an_actor_that_blocks_on_its_first_message_does_not_starve_its_superviso
     release.send(()).unwrap();
     sup.stop(WAIT).await;
 }
+
+/// Hardening: values a user can write never stop the watchdog.
+mod hardening {
+    use super::*;
+    use hale_core::{ChildError, SpecError};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_child_watched_with_duration_max_leaves_the_watchdog_finding_others_hung() {
+        for patient in [Watch::heartbeat(Duration::MAX), Watch::per_message(Duration::MAX)] {
+            let lab = Lab::new();
+            let sup = Supervisor::start(
+                SupervisorSpec::new("root")
+                    .intensity(5)
+                    .child(watched_worker(&lab, "patient", patient))
+                    .child(
+                        goes_quiet("quiet", 0, Duration::ZERO)
+                            .watch(Watch::heartbeat(Duration::from_millis(200))),
+                    ),
+            )
+            .await
+            .unwrap();
+            let mut events = sup.subscribe();
+            // The watchdog survived the first child's deadline and finds the second.
+            let missed = events_until(&mut events, |e| {
+                matches!(e.kind, HealingEventKind::HeartbeatMissed { .. })
+            })
+            .await;
+            assert_eq!(missed.last().unwrap().path.to_string(), "root/quiet");
+            sup.stop(WAIT).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_watch_durations_are_refused_before_anything_starts() {
+        let lab = Lab::new();
+        let refused = Supervisor::start(SupervisorSpec::new("root").child(watched_worker(
+            &lab,
+            "idle",
+            Watch::per_message(Duration::ZERO),
+        )))
+        .await;
+        assert!(matches!(
+            refused,
+            Err(hale_core::SupervisorStartError::InvalidSpec(
+                SpecError::ZeroDuration { .. }
+            ))
+        ));
+        let sup = Supervisor::start(SupervisorSpec::new("root")).await.unwrap();
+        let probe = Probe::new(Duration::ZERO, |_| async { Ok(()) });
+        let added = sup
+            .start_child(watched_worker(
+                &lab,
+                "probed",
+                Watch::heartbeat(Duration::from_secs(1)).probe(probe),
+            ))
+            .await;
+        assert!(matches!(
+            added,
+            Err(ChildError::InvalidSpec(SpecError::ZeroDuration {
+                setting: "probe interval",
+                ..
+            }))
+        ));
+        assert_eq!(lab.journal.entries(), Vec::<String>::new(), "nothing started");
+        sup.stop(WAIT).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn send_within_duration_max_waits_for_the_child_instead_of_panicking() {
+        let lab = Lab::new();
+        let sup = Supervisor::start(SupervisorSpec::new("root").child(lab.worker("a")))
+            .await
+            .unwrap();
+        let a = sup.child_ref::<Cmd>("a").await.unwrap();
+        a.send_within(Cmd::Stop(Some("shutdown".into())), Duration::MAX)
+            .await
+            .unwrap();
+        sup.stop(WAIT).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_slower_than_its_interval_has_one_run_in_flight() {
+        let lab = Lab::new();
+        let running = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let (in_flight, peak) = (Arc::clone(&running), Arc::clone(&most));
+        // Every check takes 10 intervals.
+        let probe = Probe::new(Duration::from_millis(10), move |_| {
+            let (in_flight, peak) = (Arc::clone(&in_flight), Arc::clone(&peak));
+            async move {
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            }
+        })
+        .timeout(Duration::from_secs(1));
+        let sup = start_watched(
+            &lab,
+            "slow",
+            Watch::heartbeat(Duration::from_secs(3600)).probe(probe),
+        )
+        .await;
+        let mut events = sup.subscribe();
+        for _ in 0..3 {
+            expect_event(&mut events, "probe result", |e| {
+                matches!(e.kind, HealingEventKind::ProbeResult { .. })
+            })
+            .await;
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 1, "probes piled up");
+        sup.stop(WAIT).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watchdog_that_exits_is_an_escalation_not_a_log_line() {
+    let lab = Lab::new();
+    let sup = Supervisor::start(SupervisorSpec::new("root").child(lab.worker("a")))
+        .await
+        .unwrap();
+    let mut events = sup.subscribe();
+    assert!(sup.watchdog_counts().await.unwrap().running);
+    // The root's linked actors are its children and the tree's watchdog.
+    let children: Vec<_> = sup
+        .which_children()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|row| row.actor.map(|actor| actor.get_id()))
+        .collect();
+    let watchdog = sup
+        .actor()
+        .get_children()
+        .into_iter()
+        .find(|actor| !children.contains(&actor.get_id()))
+        .expect("the watchdog is linked to the root");
+    watchdog.kill();
+    let seen = events_until(&mut events, |e| {
+        matches!(e.kind, HealingEventKind::SupervisorStopped { .. })
+    })
+    .await;
+    assert!(
+        kinds(&seen).contains(&&HealingEventKind::WatchdogExited {
+            reason: ExitReason::Killed
+        }),
+        "{seen:#?}"
+    );
+    assert_eq!(sup.wait().await, ExitReason::Shutdown(None));
+    assert_eq!(lab.journal.entries(), ["start a", "stop a"]);
+}

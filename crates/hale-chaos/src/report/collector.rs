@@ -53,7 +53,9 @@ impl Seen {
             // is its recovery. (Left open, the exit would be charged to the
             // child's next restart, however much later.)
             HealingEventKind::ChildStarted => self.recovered(&event.path),
-            HealingEventKind::IntensityExceeded { .. } => self.escalations += 1,
+            HealingEventKind::IntensityExceeded { .. } | HealingEventKind::WatchdogExited { .. } => {
+                self.escalations += 1
+            }
             HealingEventKind::HeartbeatMissed { .. } => self.hung += 1,
             HealingEventKind::StuckTask { .. } => self.stuck += 1,
             HealingEventKind::DuplicateRefused { .. } => self.duplicates_refused += 1,

@@ -16,6 +16,7 @@ use crate::dynamic::DynamicChildId;
 use crate::events::{HealingEventKind, StopCause, StopOutcome};
 use crate::exit::ExitReason;
 use crate::health::{NodeHealth, RESTART_HISTORY};
+use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
 use crate::shutdown::stop_child;
 use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
@@ -71,6 +72,8 @@ pub(crate) struct Child {
     /// Boxed: its seeded RNG is most of a `Child`'s size, and few children
     /// have a backoff policy.
     backoff: Option<Box<BackoffState>>,
+    /// The child's own restart window, for a child with its own limit.
+    own_window: Option<Box<RestartWindow>>,
 }
 
 impl Child {
@@ -91,6 +94,7 @@ impl Child {
             last_exit: None,
             recent_restarts_ms: VecDeque::new(),
             backoff: None,
+            own_window: None,
         }
     }
 
@@ -255,6 +259,22 @@ impl Child {
             .backoff
             .get_or_insert_with(|| Box::new(BackoffState::new(policy.clone())));
         Some(state.next_delay(ran_for))
+    }
+
+    /// Counts a restart against the child's own limit: `None` if it has
+    /// none (the supervisor's intensity decides), `Some(false)` when the
+    /// limit is used up.
+    pub(crate) fn record_own_restart(&mut self, now: Instant) -> Option<bool> {
+        let (max_restarts, within) = self.spec.restart_limit?;
+        let window = self
+            .own_window
+            .get_or_insert_with(|| Box::new(RestartWindow::new(max_restarts, within)));
+        Some(window.record(now))
+    }
+
+    /// Why its last incarnation exited, if one did.
+    pub(crate) fn last_exit(&self) -> Option<&ExitReason> {
+        self.last_exit.as_ref()
     }
 
     fn unwatch(&mut self) {

@@ -161,6 +161,10 @@ pub type StartFuture = Pin<Box<dyn Future<Output = Result<StartOutcome, StartErr
 
 type StartFn = Arc<dyn Fn(StartContext) -> StartFuture + Send + Sync>;
 
+/// What a child's own restart limit calls when it gives the child up, with
+/// the child's path and last exit reason.
+pub(crate) type GivenUp = Arc<dyn Fn(&ChildPath, &ExitReason) + Send + Sync>;
+
 pub(crate) type NestedValidation = Arc<dyn Fn(&ChildPath) -> Result<(), SpecError> + Send + Sync>;
 
 /// What a start function gets from the supervisor that calls it.
@@ -257,6 +261,11 @@ pub struct ChildSpec {
     pub(crate) watch: Option<Box<Watch>>,
     pub(crate) backoff: Option<RestartBackoff>,
     kill_wait: Option<std::time::Duration>,
+    /// The child's own restart limit: (restarts, within).
+    pub(crate) restart_limit: Option<(u32, std::time::Duration)>,
+    /// Told when the child's own restart limit gives it up, with its last
+    /// exit reason (a job answers its callers and dead-letters its input).
+    pub(crate) on_given_up: Option<GivenUp>,
     /// Checks the subtree of a nested supervisor, given the parent's path.
     pub(crate) validate_nested: Option<NestedValidation>,
 }
@@ -283,6 +292,8 @@ impl ChildSpec {
             watch: None,
             backoff: None,
             kill_wait: None,
+            restart_limit: None,
+            on_given_up: None,
             validate_nested: None,
         }
     }
@@ -353,6 +364,39 @@ impl ChildSpec {
     /// The kill-confirm wait, with the default filled in.
     pub fn kill_wait_bound(&self) -> std::time::Duration {
         self.kill_wait.unwrap_or(crate::shutdown::KILL_CONFIRM_TIMEOUT)
+    }
+
+    /// Gives this child a restart limit of its own: more than
+    /// `max_restarts` restarts within `within` and its supervisor gives the
+    /// child up (and only the child) instead of restarting it again, with a
+    /// `RestartLimitReached` event. A child of a dynamic supervisor is then
+    /// removed; a static child keeps its spec, stopped.
+    ///
+    /// A child with its own limit is judged by it alone: its restarts do not
+    /// count against the supervisor's intensity, so one poison request can
+    /// use up its own limit but never its siblings' (Akka's per-child
+    /// retries). Children without one share the supervisor's intensity, as
+    /// in OTP. Use it for per-request agents under a dynamic supervisor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hale_core::{ChildSpec, Restart};
+    ///
+    /// let per_request = ChildSpec::task("answer", |_| async { Ok(()) })
+    ///     .restart(Restart::Transient)
+    ///     .restart_limit(2, Duration::from_secs(60));
+    /// assert_eq!(per_request.restart_limit_of(), Some((2, Duration::from_secs(60))));
+    /// ```
+    pub fn restart_limit(mut self, max_restarts: u32, within: std::time::Duration) -> Self {
+        self.restart_limit = Some((max_restarts, within));
+        self
+    }
+
+    /// The child's own restart limit, if it has one.
+    pub fn restart_limit_of(&self) -> Option<(u32, std::time::Duration)> {
+        self.restart_limit
     }
 
     /// The child's id, unique within its supervisor.

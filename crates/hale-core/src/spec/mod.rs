@@ -34,6 +34,7 @@ mod dynamic_supervisor;
 mod supervisor;
 mod validate;
 
+pub(crate) use child::GivenUp;
 pub(crate) use child::panic_text;
 pub use child::{ChildKind, ChildSpec, Restart, StartContext, StartError, StartFuture, StartOutcome};
 pub use constructors::{TaskContext, TaskError};

@@ -48,6 +48,19 @@ pub enum SpecError {
         /// The child.
         child: String,
     },
+    /// A duration of a child's watch is zero where zero cannot work: a
+    /// heartbeat timeout of zero would find every child hung at once, a
+    /// probe every zero seconds would never let the watchdog rest.
+    #[error("supervisor `{supervisor}`: child `{child}`: the {setting} must be greater than zero")]
+    ZeroDuration {
+        /// The supervisor.
+        supervisor: ChildPath,
+        /// The child.
+        child: String,
+        /// Which setting: `heartbeat timeout`, `probe interval`, `probe
+        /// timeout` or `restart limit window`.
+        setting: &'static str,
+    },
     /// A child is significant but its supervisor's auto_shutdown is never.
     #[error(
         "supervisor `{supervisor}`: child `{child}` is significant, \
@@ -130,6 +143,27 @@ impl ChildSpec {
                 });
             }
         }
+        let zero = |setting| SpecError::ZeroDuration {
+            supervisor: supervisor.clone(),
+            child: self.id.clone(),
+            setting,
+        };
+        if self.restart_limit.is_some_and(|(_, within)| within.is_zero()) {
+            return Err(zero("restart limit window"));
+        }
+        if let Some(watch) = &self.watch {
+            if watch.timeout.is_zero() {
+                return Err(zero("heartbeat timeout"));
+            }
+            if let Some(probe) = &watch.probe {
+                if probe.every.is_zero() {
+                    return Err(zero("probe interval"));
+                }
+                if probe.timeout.is_zero() {
+                    return Err(zero("probe timeout"));
+                }
+            }
+        }
         if let Some(validate_nested) = &self.validate_nested {
             validate_nested(supervisor)?;
         }
@@ -180,6 +214,37 @@ mod tests {
             never.validate(),
             Err(SpecError::SignificantWithoutAutoShutdown { .. })
         ));
+    }
+
+    #[test]
+    fn zero_watch_durations_are_rejected_and_name_the_setting() {
+        use crate::{Probe, Watch};
+        let watched = |watch: Watch| SupervisorSpec::new("root").child(noop("agent").watch(watch));
+        let zero = Duration::ZERO;
+        for (watch, setting) in [
+            (Watch::heartbeat(zero), "heartbeat timeout"),
+            (Watch::per_message(zero), "heartbeat timeout"),
+            (
+                Watch::heartbeat(Duration::from_secs(1)).probe(Probe::new(zero, |_| async { Ok(()) })),
+                "probe interval",
+            ),
+            (
+                Watch::heartbeat(Duration::from_secs(1))
+                    .probe(Probe::new(Duration::from_secs(1), |_| async { Ok(()) }).timeout(zero)),
+                "probe timeout",
+            ),
+        ] {
+            assert_eq!(
+                watched(watch).validate(),
+                Err(SpecError::ZeroDuration {
+                    supervisor: ChildPath::root("root"),
+                    child: "agent".into(),
+                    setting
+                })
+            );
+        }
+        // Duration::MAX means "never": handled, not refused.
+        assert!(watched(Watch::heartbeat(Duration::MAX)).validate().is_ok());
     }
 
     #[test]

@@ -133,7 +133,7 @@ impl Actor for SupervisorActor {
                 Flow::Continue
             }
             SupervisorMsg::WatchdogCounts(reply) => {
-                let _ = reply.send(state.host.watchdog.stats().counts());
+                let _ = reply.send(state.host.watchdog.counts());
                 Flow::Continue
             }
             SupervisorMsg::RetryRestart(serial) => state.retry(serial).await,

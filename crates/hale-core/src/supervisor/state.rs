@@ -178,8 +178,11 @@ impl SupervisorState {
         let Some(serial) = self.children.take_actor(actor) else {
             if self.host.watchdog.is(actor) {
                 // The watchdog is linked to the root and never exits before
-                // it; if it does, hung children go unnoticed: say so loudly.
-                tracing::error!(target: "hale::healing", path = %self.path, %reason, "the tree's watchdog exited");
+                // it; if it does, hung children would go unnoticed from now
+                // on. That is an escalation, not a log line.
+                self.emit_own(HealingEventKind::WatchdogExited { reason });
+                self.stop_all().await;
+                return Flow::Shutdown;
             }
             return Flow::Continue;
         };
@@ -237,7 +240,18 @@ impl SupervisorState {
     /// Restarts the child `serial` by the strategy, after counting the
     /// restart against the intensity.
     async fn restart(&mut self, serial: Serial) -> Flow {
-        if !self.window.record(Instant::now()) {
+        let now = Instant::now();
+        // A child with a limit of its own is judged by it alone, and never
+        // uses up its siblings' shared window.
+        let own = self
+            .children
+            .get_mut(serial)
+            .and_then(|child| child.record_own_restart(now));
+        if own == Some(false) {
+            self.give_up_on(serial);
+            return Flow::Continue;
+        }
+        if own.is_none() && !self.window.record(now) {
             self.emit_own(HealingEventKind::IntensityExceeded {
                 intensity: self.window.intensity(),
                 period_ms: hale_util::millis(self.window.period()),
@@ -266,6 +280,35 @@ impl SupervisorState {
         }
         self.start_group(&group).await;
         Flow::Continue
+    }
+
+    /// The child `serial` used up its own restart limit: it is not restarted
+    /// (a dynamic child is removed, a static one keeps its spec, stopped),
+    /// and whoever it answers to is told.
+    fn give_up_on(&mut self, serial: Serial) {
+        let Some(child) = self.children.get_mut(serial) else {
+            return;
+        };
+        child.set(Incarnation::Stopped);
+        let Some((max_restarts, within)) = child.spec.restart_limit else {
+            return;
+        };
+        self.host.events.emit(
+            &child.path,
+            HealingEventKind::RestartLimitReached {
+                max_restarts,
+                within_ms: hale_util::millis(within),
+            },
+        );
+        let given_up = child.spec.on_given_up.clone();
+        let reason = child.last_exit().cloned().unwrap_or(ExitReason::Killed);
+        let path = child.path.clone();
+        if self.flavor.is_dynamic() {
+            self.remove(serial);
+        }
+        if let Some(given_up) = given_up {
+            given_up(&path, &reason);
+        }
     }
 
     /// Sends `message` to this supervisor after `delay`, from a task the

@@ -101,6 +101,9 @@ pub struct WatchdogCounts {
     pub stuck: u64,
     /// The latest a hung child was found after its deadline, in ms.
     pub lateness_max_ms: u64,
+    /// Whether the watchdog actor runs (a liveness check: a tree whose
+    /// watchdog is gone finds no hung child).
+    pub running: bool,
 }
 
 impl WatchdogStats {
@@ -112,6 +115,7 @@ impl WatchdogStats {
             killed: self.killed.load(Ordering::Relaxed),
             stuck: self.stuck.load(Ordering::Relaxed),
             lateness_max_ms: self.lateness_max_ms.load(Ordering::Relaxed),
+            running: false,
         }
     }
 
@@ -174,6 +178,14 @@ impl Watchdog {
     /// handlers with.
     pub(crate) fn clock(&self) -> &CoarseClock {
         &self.clock
+    }
+
+    /// What the watchdog has seen, and whether it runs now.
+    pub(crate) fn counts(&self) -> WatchdogCounts {
+        WatchdogCounts {
+            running: self.actor.get_status() == ractor::ActorStatus::Running,
+            ..self.stats.counts()
+        }
     }
 
     pub(crate) fn stats(&self) -> Arc<WatchdogStats> {
