@@ -41,6 +41,10 @@
 //! - [`util`]: the bounded event bus and the other plumbing the parts share.
 
 pub use hale_chaos as chaos;
+/// Trees that span machines (feature `cluster`, off by default: it turns on
+/// ractor's `cluster` feature for the whole build; see `docs/cluster.md`).
+#[cfg(feature = "cluster")]
+pub use hale_cluster as cluster;
 pub use hale_core as core;
 pub use hale_durable as durable;
 #[cfg(feature = "ops")]

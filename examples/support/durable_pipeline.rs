@@ -241,6 +241,16 @@ pub(crate) async fn process(
         .without_sweeper()
         .build()
         .await?;
+    // What an earlier run finished, read before resuming: a resumed
+    // document may finish while this loop is still on its way to it, and
+    // must then count as resumed, not as done earlier.
+    let done_earlier: std::collections::HashSet<String> = durable
+        .store()
+        .workflows(WorkflowStatus::Completed, usize::MAX)
+        .await?
+        .into_iter()
+        .map(|record| record.id)
+        .collect();
     let resumed = u64::try_from(durable.resume_all().await?.resumed)?;
     let mut summary = Summary {
         path: path.to_path_buf(),
@@ -253,7 +263,7 @@ pub(crate) async fn process(
         // The seed is part of the id: a run with another seed is other work.
         let key = format!("doc/{}/{id}", args.seed);
         let mut handle = match durable.status(&key).await? {
-            Some(record) if record.status == WorkflowStatus::Completed => {
+            Some(_) if done_earlier.contains(&key) => {
                 summary.already_done += 1;
                 durable.handle::<Ended>(&key).await?
             }

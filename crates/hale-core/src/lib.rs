@@ -63,6 +63,8 @@
 mod backoff;
 mod child;
 mod child_ref;
+#[cfg(feature = "cluster")]
+mod cluster;
 pub mod dynamic;
 mod error;
 pub mod events;

@@ -113,6 +113,8 @@ pub use line_splitter::MAX_LINE_BYTES;
 pub use liveness::{Liveness, ProbeCommand};
 pub use notify_listener::{MAX_DATAGRAM_BYTES, MAX_DATAGRAMS_PER_SECOND};
 pub use output_line::{OutputLine, OutputStream};
+#[cfg(feature = "cluster")]
+pub(crate) use process_actor::ProcessExited;
 pub use process_command::{MAX_TIMEOUT, ProcessCommand};
 pub use process_exit::ProcessExit;
 pub use process_spec_error::ProcessSpecError;
