@@ -101,5 +101,5 @@ pub use spec::{
     AutoShutdown, ChildKind, ChildSpec, DynamicSupervisorSpec, Restart, SpecError, StartContext, StartError,
     StartFuture, StartOutcome, Strategy, SupervisorFlags, SupervisorSpec, TaskContext, TaskError,
 };
-pub use supervisor::{Supervisor, SupervisorRef};
+pub use supervisor::{FOLLOW_WAIT, Supervisor, SupervisorRef};
 pub use watchdog::{BeatMode, Heartbeat, Probe, Watch, WatchdogCounts, WatchdogStats};

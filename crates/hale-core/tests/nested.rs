@@ -240,3 +240,61 @@ async fn restarted_subtree_starts_from_its_spec_without_children_added_at_run_ti
         assert_eq!(otp_counts(&fresh).await, [0, 0, 0, 0], "{}", fresh.path());
     }
 }
+
+/// Handles that follow restarts: a nested supervisor's handle, and a
+/// reference to its child taken through that handle, reach the new
+/// incarnations after the nested supervisor is restarted.
+mod following {
+    use super::*;
+    use hale_core::{DynamicStart, DynamicSupervisorSpec};
+    use support::{Cmd, ping};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_nested_supervisor_handle_and_a_grandchild_reference_follow_its_restart() {
+        let lab = Lab::new();
+        let root = start(three_levels(&lab)).await;
+        let mid = root.child_supervisor("mid").await.unwrap();
+        let b = mid.child_ref::<Cmd>("b").await.unwrap();
+        let before = mid.actor().get_id();
+        let mut events = root.subscribe();
+        // The restart of mid itself: its parent kills it and starts it again.
+        mid.actor().kill();
+        expect_restart(&mut events, "root/mid").await;
+        assert_ne!(mid.actor().get_id(), before);
+        // Calls go to the new incarnation, without asking the root again.
+        assert_eq!(otp_counts(&mid).await, [2, 2, 1, 1]);
+        assert_eq!(ping(&mid, "b").await, "b");
+        // The grandchild reference found b again in the new mid.
+        b.send_within(Cmd::Fail, WAIT).await.unwrap();
+        expect_restart(&mut events, "root/mid/b").await;
+        root.stop(WAIT).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_nested_dynamic_supervisor_handle_follows_its_restart() {
+        let lab = Lab::new();
+        let root = start(
+            SupervisorSpec::new("root")
+                .child(ChildSpec::dynamic_supervisor(DynamicSupervisorSpec::new("jobs"))),
+        )
+        .await;
+        let jobs = root.child_dynamic_supervisor("jobs").await.unwrap();
+        let mut events = root.subscribe();
+        jobs.actor().kill();
+        expect_restart(&mut events, "root/jobs").await;
+        let started = jobs.start_child(lab.worker("job")).await.unwrap();
+        assert!(matches!(started, DynamicStart::Started(_)));
+        root.stop(WAIT).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handle_to_a_removed_supervisor_fails_its_calls() {
+        let lab = Lab::new();
+        let root = start(three_levels(&lab)).await;
+        let mid = root.child_supervisor("mid").await.unwrap();
+        root.terminate_child("mid").await.unwrap();
+        root.delete_child("mid").await.unwrap();
+        assert!(mid.count_children().await.is_err());
+        root.stop(WAIT).await;
+    }
+}

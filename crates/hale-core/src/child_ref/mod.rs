@@ -12,9 +12,12 @@
 //! up to a bound you give, and then sends.
 
 mod child_ref_error;
+mod refollow;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{ActorCell, ActorRef, ActorStatus, Message, MessagingErr};
@@ -23,6 +26,11 @@ use crate::child::{ChildState, Incarnation, Subscription};
 use crate::path::ChildPath;
 
 pub use child_ref_error::ChildRefError;
+pub(crate) use refollow::{Lookup, Refollow};
+
+/// How long a reference waits before looking its child up again while the
+/// child's supervisor is being restarted.
+const LOOKUP_RETRY: Duration = Duration::from_millis(10);
 
 /// A reference to whichever incarnation of a child is current. Cheap to
 /// clone; obtain one with
@@ -30,6 +38,9 @@ pub use child_ref_error::ChildRefError;
 pub struct ChildRef<M> {
     path: ChildPath,
     incarnation: Subscription,
+    /// How to find the child again once its supervisor was restarted (for
+    /// references taken through a handle that follows that supervisor).
+    refollow: Option<Arc<Refollow>>,
     message: PhantomData<fn(M)>,
 }
 
@@ -38,6 +49,7 @@ impl<M> Clone for ChildRef<M> {
         Self {
             path: self.path.clone(),
             incarnation: self.incarnation.clone(),
+            refollow: self.refollow.clone(),
             message: PhantomData,
         }
     }
@@ -62,8 +74,45 @@ impl<M: Message> ChildRef<M> {
         Self {
             path,
             incarnation,
+            refollow: None,
             message: PhantomData,
         }
+    }
+
+    /// A reference that finds its child again after the child's supervisor
+    /// was restarted, through `refollow`.
+    pub(crate) fn following(path: ChildPath, incarnation: Subscription, refollow: Refollow) -> Self {
+        Self {
+            refollow: Some(Arc::new(refollow)),
+            ..Self::new(path, incarnation)
+        }
+    }
+
+    /// The record to read: the first one while it lives; after its
+    /// supervisor restarted, the newest one found for the same child
+    /// (a lookup starts in the background when there is none yet).
+    fn subscription(&self) -> Cow<'_, Subscription> {
+        if !self.incarnation.is_closed() {
+            return Cow::Borrowed(&self.incarnation);
+        }
+        match &self.refollow {
+            Some(refollow) => match refollow.latest() {
+                Some(latest) => Cow::Owned(latest),
+                None => {
+                    if !refollow.is_gone() {
+                        refollow.lookup_soon();
+                    }
+                    Cow::Borrowed(&self.incarnation)
+                }
+            },
+            None => Cow::Borrowed(&self.incarnation),
+        }
+    }
+
+    /// Whether a closed record means "its supervisor is being restarted"
+    /// rather than "removed for good".
+    fn between_supervisors(&self) -> bool {
+        self.refollow.as_ref().is_some_and(|refollow| !refollow.is_gone())
     }
 
     /// The child's path.
@@ -110,13 +159,16 @@ impl<M: Message> ChildRef<M> {
     }
 
     pub(crate) fn current_cell(&self) -> Option<ActorCell> {
-        self.incarnation.value.borrow().actor().cloned()
+        self.subscription().value.borrow().actor().cloned()
     }
 
     /// What the child is doing, as far as its references know; `None` once
     /// it was removed for good.
     pub(crate) fn state(&self) -> Option<ChildState> {
-        match &*self.incarnation.value.borrow() {
+        let subscription = self.subscription();
+        let current = subscription.value.borrow();
+        match &*current {
+            Incarnation::Removed if self.between_supervisors() => Some(ChildState::Restarting),
             Incarnation::Running(_) => Some(ChildState::Running),
             Incarnation::Restarting => Some(ChildState::Restarting),
             Incarnation::Stopped => Some(ChildState::Stopped),
@@ -167,8 +219,9 @@ impl<M: Message> ChildRef<M> {
         // The hot path: send under the read guard, so a message costs no
         // clone of the cell or the path (the path is cloned only for an
         // error). Sending never blocks, so the guard is held only briefly.
-        let current = self.incarnation.value.borrow();
-        self.send_to(&current, message)
+        let subscription = self.subscription();
+        let current = subscription.value.borrow();
+        self.send_to(&subscription, &current, message)
     }
 
     /// Waits up to `limit` for the child to be running, then sends. Any
@@ -225,41 +278,94 @@ impl<M: Message> ChildRef<M> {
         let deadline = hale_util::deadline_after(tokio::time::Instant::now(), limit);
         let mut message = message;
         loop {
+            let Some((subscription, current)) = self.settled(deadline).await else {
+                return Err(ChildRefError::TimedOut {
+                    path: self.path.clone(),
+                    waited: limit,
+                    message,
+                });
+            };
+            match self.send_to(&subscription, &current, message) {
+                // It died between the check and the send: wait for the next
+                // incarnation.
+                Err(ChildRefError::NotRunning { message: unsent, .. }) => message = unsent,
+                sent_or_final => return sent_or_final,
+            }
+        }
+    }
+
+    /// The current incarnation once it runs, waiting up to `limit`; `None`
+    /// if it is removed for good or does not run by then.
+    pub(crate) async fn running_within(&self, limit: Duration) -> Option<ActorRef<M>> {
+        let deadline = hale_util::deadline_after(tokio::time::Instant::now(), limit);
+        match self.settled(deadline).await? {
+            (_, Incarnation::Running(cell)) => Some(ActorRef::from(cell)),
+            _ => None,
+        }
+    }
+
+    /// Waits until `deadline` for an incarnation that takes messages, or for
+    /// the child to be removed for good; returns the record and what it
+    /// said, or `None` at the deadline. An incarnation that has died but
+    /// whose supervisor has not handled the exit yet does not count as
+    /// running. Through a restart of the child's supervisor it looks the
+    /// child up again.
+    async fn settled(&self, deadline: tokio::time::Instant) -> Option<(Subscription, Incarnation)> {
+        loop {
+            let subscription = self.subscription().into_owned();
             // Registered before the check, so a change between the check
             // and the wait is not missed.
-            let changed = self.incarnation.changed.notified();
+            let notify = Arc::clone(&subscription.changed);
+            let changed = notify.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            let current = self.incarnation.value.borrow().clone();
+            let current = subscription.value.borrow().clone();
+            if subscription.is_closed()
+                && let Some(refollow) = self.refollow.as_ref().filter(|refollow| !refollow.is_gone())
+            {
+                match tokio::time::timeout_at(deadline, refollow.lookup()).await {
+                    Err(_) => return None,
+                    Ok(Lookup::Found | Lookup::Gone) => continue,
+                    Ok(Lookup::NotYet) => {
+                        tokio::time::timeout_at(deadline, tokio::time::sleep(LOOKUP_RETRY))
+                            .await
+                            .ok()?;
+                        continue;
+                    }
+                }
+            }
             let settled = match &current {
                 Incarnation::Running(cell) => accepts_messages(cell),
                 Incarnation::Removed => true,
                 Incarnation::Restarting | Incarnation::Stopped => false,
             };
             if settled {
-                match self.send_to(&current, message) {
-                    // It died between the check and the send: wait for the
-                    // next incarnation.
-                    Err(ChildRefError::NotRunning { message: unsent, .. }) => message = unsent,
-                    sent_or_final => return sent_or_final,
-                }
+                return Some((subscription, current));
             }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return Err(ChildRefError::TimedOut {
-                    path: self.path.clone(),
-                    waited: limit,
-                    message,
-                });
-            }
+            tokio::time::timeout_at(deadline, changed).await.ok()?;
         }
     }
 
-    fn send_to(&self, incarnation: &Incarnation, message: M) -> Result<(), ChildRefError<M>> {
+    fn send_to(
+        &self,
+        subscription: &Subscription,
+        incarnation: &Incarnation,
+        message: M,
+    ) -> Result<(), ChildRefError<M>> {
         let path = || self.path.clone();
-        if self.incarnation.is_closed() {
-            return Err(ChildRefError::Removed {
-                path: path(),
-                message,
+        if subscription.is_closed() {
+            // Gone with its supervisor, which is being restarted: it will be
+            // back; otherwise it was removed for good.
+            return Err(if self.between_supervisors() {
+                ChildRefError::Restarting {
+                    path: path(),
+                    message,
+                }
+            } else {
+                ChildRefError::Removed {
+                    path: path(),
+                    message,
+                }
             });
         }
         match incarnation {

@@ -13,7 +13,7 @@ use crate::exit::ExitReason;
 use crate::health::NodeHealth;
 use crate::path::ChildPath;
 use crate::spec::ChildSpec;
-use crate::supervisor::{ChildAddress, Control, SupervisorMsg};
+use crate::supervisor::{ChildAddress, SupervisorMsg, Target};
 use crate::watchdog::WatchdogCounts;
 
 /// A handle to a running dynamic supervisor. Cheap to clone.
@@ -47,40 +47,40 @@ use crate::watchdog::WatchdogCounts;
 /// ```
 #[derive(Clone)]
 pub struct DynamicSupervisorRef {
-    control: Control,
+    target: Target,
 }
 
 impl std::fmt::Debug for DynamicSupervisorRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DynamicSupervisorRef")
-            .field("path", &self.control.path)
+            .field("path", self.target.path())
             .finish_non_exhaustive()
     }
 }
 
 impl DynamicSupervisorRef {
-    pub(crate) fn new(control: Control) -> Self {
-        Self { control }
+    pub(crate) fn new(target: Target) -> Self {
+        Self { target }
     }
 
     /// The supervisor's path in its tree.
     pub fn path(&self) -> &ChildPath {
-        &self.control.path
+        self.target.path()
     }
 
     /// The supervisor's actor.
     pub fn actor(&self) -> ActorCell {
-        self.control.actor.get_cell()
+        self.target.actor()
     }
 
     /// The tree's event bus.
     pub fn events(&self) -> &EventBus {
-        &self.control.events
+        self.target.events()
     }
 
     /// Subscribes to the tree's healing events from now on.
     pub fn subscribe(&self) -> EventStream {
-        self.control.events.subscribe()
+        self.target.events().subscribe()
     }
 
     /// Starts a new child from `spec`.
@@ -158,7 +158,7 @@ impl DynamicSupervisorRef {
     }
 
     async fn start(&self, spec: ChildSpec, key: Option<String>) -> Result<DynamicStart, ChildError> {
-        self.control
+        self.target
             .call(|reply| SupervisorMsg::StartDynamic {
                 spec: Box::new(spec),
                 key,
@@ -202,7 +202,7 @@ impl DynamicSupervisorRef {
     /// ```
     pub async fn terminate_child(&self, child: DynamicChildId) -> Result<(), ChildError> {
         let address = ChildAddress::Dynamic(child);
-        self.control
+        self.target
             .call(|reply| SupervisorMsg::TerminateChild(address, reply))
             .await?
     }
@@ -236,7 +236,7 @@ impl DynamicSupervisorRef {
     /// # }
     /// ```
     pub async fn which_children(&self) -> Result<Vec<ChildInfo>, CallError> {
-        self.control.call(SupervisorMsg::WhichChildren).await
+        self.target.call(SupervisorMsg::WhichChildren).await
     }
 
     /// Counts: `specs` is the number of children, `active` the running ones.
@@ -263,7 +263,7 @@ impl DynamicSupervisorRef {
     /// # }
     /// ```
     pub async fn count_children(&self) -> Result<ChildCounts, CallError> {
-        self.control.call(SupervisorMsg::CountChildren).await
+        self.target.call(SupervisorMsg::CountChildren).await
     }
 
     /// A [`ChildRef`] that follows one child across restarts.
@@ -299,7 +299,7 @@ impl DynamicSupervisorRef {
     pub async fn child_ref<M: Message>(&self, child: DynamicChildId) -> Result<ChildRef<M>, ChildError> {
         let address = ChildAddress::Dynamic(child);
         let (path, incarnation) = self
-            .control
+            .target
             .call(|reply| SupervisorMsg::FollowChild(address, reply))
             .await??;
         Ok(ChildRef::new(path, incarnation))
@@ -329,7 +329,7 @@ impl DynamicSupervisorRef {
     /// # }
     /// ```
     pub async fn health(&self) -> Result<NodeHealth, CallError> {
-        self.control.call(SupervisorMsg::Health).await
+        self.target.call(SupervisorMsg::Health).await
     }
 
     /// What the tree's watchdog has seen so far.
@@ -356,7 +356,7 @@ impl DynamicSupervisorRef {
     /// # }
     /// ```
     pub async fn watchdog_counts(&self) -> Result<WatchdogCounts, CallError> {
-        self.control.call(SupervisorMsg::WatchdogCounts).await
+        self.target.call(SupervisorMsg::WatchdogCounts).await
     }
 
     /// Stops the supervisor: all children at once, then itself, with reason
@@ -380,7 +380,7 @@ impl DynamicSupervisorRef {
     /// # }
     /// ```
     pub async fn stop(&self, limit: Duration) -> ExitReason {
-        self.control.stop(limit).await
+        self.target.stop(limit).await
     }
 
     /// Waits until the supervisor has exited and returns why.
@@ -403,6 +403,6 @@ impl DynamicSupervisorRef {
     /// # }
     /// ```
     pub async fn wait(&self) -> ExitReason {
-        self.control.wait().await
+        self.target.wait().await
     }
 }

@@ -54,7 +54,7 @@ use std::sync::Arc;
 use crate::error::SupervisorStartError;
 use crate::path::ChildPath;
 use crate::spec::DynamicSupervisorSpec;
-use crate::supervisor::{Blueprint, spawn};
+use crate::supervisor::{Blueprint, Target, spawn};
 
 pub use child_template::ChildTemplate;
 pub use dynamic_child_id::DynamicChildId;
@@ -99,6 +99,6 @@ impl DynamicSupervisor {
         let events = spec.events.clone().unwrap_or_default();
         spawn(Blueprint::Dynamic(Arc::new(spec)), path, events, None)
             .await
-            .map(DynamicSupervisorRef::new)
+            .map(|control| DynamicSupervisorRef::new(Target::root(control)))
     }
 }

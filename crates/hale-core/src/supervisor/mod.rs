@@ -49,6 +49,7 @@ mod control;
 mod message;
 mod state;
 mod supervisor_ref;
+mod target;
 
 use std::sync::Arc;
 
@@ -65,6 +66,8 @@ pub(crate) use actor::Blueprint;
 pub(crate) use control::{Control, ExitSlot, announce_stopped, exit_with_shutdown, spawn_supervisor};
 pub(crate) use message::{ChildAddress, SupervisorMsg};
 pub use supervisor_ref::SupervisorRef;
+pub use target::FOLLOW_WAIT;
+pub(crate) use target::Target;
 
 /// Starts supervision trees.
 #[derive(Debug, Clone, Copy)]
@@ -112,7 +115,7 @@ impl Supervisor {
         let events = spec.events.clone().unwrap_or_default();
         spawn(Blueprint::Static(Arc::new(spec)), path, events, None)
             .await
-            .map(SupervisorRef::new)
+            .map(|control| SupervisorRef::new(Target::root(control)))
     }
 }
 

@@ -6,7 +6,7 @@ use ractor::rpc::CallResult;
 use ractor::{ActorCell, Message};
 
 use crate::child::{ChildCounts, ChildInfo, StartedChild};
-use crate::child_ref::ChildRef;
+use crate::child_ref::{ChildRef, Refollow};
 use crate::dynamic::DynamicSupervisorRef;
 use crate::error::{CallError, ChildError};
 use crate::events::{EventBus, EventStream};
@@ -14,7 +14,7 @@ use crate::exit::ExitReason;
 use crate::health::NodeHealth;
 use crate::path::ChildPath;
 use crate::spec::ChildSpec;
-use crate::supervisor::{ChildAddress, Control, SupervisorMsg};
+use crate::supervisor::{ChildAddress, SupervisorMsg, Target};
 use crate::watchdog::WatchdogCounts;
 
 /// A handle to a running supervisor. Cheap to clone; every method is a call
@@ -53,36 +53,36 @@ use crate::watchdog::WatchdogCounts;
 /// ```
 #[derive(Clone)]
 pub struct SupervisorRef {
-    control: Control,
+    target: Target,
 }
 
 impl std::fmt::Debug for SupervisorRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SupervisorRef")
-            .field("path", &self.control.path)
-            .field("actor", &self.control.actor.get_id())
+            .field("path", self.target.path())
+            .field("actor", &self.target.actor().get_id())
             .finish_non_exhaustive()
     }
 }
 
 impl SupervisorRef {
-    pub(crate) fn new(control: Control) -> Self {
-        Self { control }
+    pub(crate) fn new(target: Target) -> Self {
+        Self { target }
     }
 
     /// The supervisor's path in its tree.
     pub fn path(&self) -> &ChildPath {
-        &self.control.path
+        self.target.path()
     }
 
     /// The supervisor's actor.
     pub fn actor(&self) -> ActorCell {
-        self.control.actor.get_cell()
+        self.target.actor()
     }
 
     /// The tree's event bus.
     pub fn events(&self) -> &EventBus {
-        &self.control.events
+        self.target.events()
     }
 
     /// Subscribes to the tree's healing events from now on.
@@ -105,7 +105,7 @@ impl SupervisorRef {
     /// # }
     /// ```
     pub fn subscribe(&self) -> EventStream {
-        self.control.events.subscribe()
+        self.target.events().subscribe()
     }
 
     /// Adds a child at the end of the start order and starts it.
@@ -383,12 +383,22 @@ impl SupervisorRef {
         let (path, incarnation) = self
             .call(|reply| SupervisorMsg::FollowChild(address, reply))
             .await??;
-        let child = ChildRef::new(path, incarnation);
+        // Through a handle that follows this supervisor, the reference also
+        // finds the child again after the supervisor itself restarts.
+        let child = if self.target.is_following() {
+            ChildRef::following(
+                path,
+                incarnation,
+                Refollow::new(self.target.clone(), id.to_owned()),
+            )
+        } else {
+            ChildRef::new(path, incarnation)
+        };
         if let Some(actor) = child.current_cell()
             && actor.is_message_type_of::<M>() == Some(false)
         {
             return Err(ChildError::WrongMessageType {
-                supervisor: self.control.path.clone(),
+                supervisor: self.target.path().clone(),
                 child: id.to_owned(),
             });
         }
@@ -422,7 +432,7 @@ impl SupervisorRef {
     /// # }
     /// ```
     pub async fn child_supervisor(&self, id: &str) -> Result<SupervisorRef, ChildError> {
-        self.nested_control(id, false).await.map(SupervisorRef::new)
+        self.nested(id, false).await.map(SupervisorRef::new)
     }
 
     /// The handle of a running child that is a dynamic supervisor.
@@ -453,28 +463,31 @@ impl SupervisorRef {
     /// # }
     /// ```
     pub async fn child_dynamic_supervisor(&self, id: &str) -> Result<DynamicSupervisorRef, ChildError> {
-        self.nested_control(id, true).await.map(DynamicSupervisorRef::new)
+        self.nested(id, true).await.map(DynamicSupervisorRef::new)
     }
 
-    /// Asks the running child `id`, a Hale supervisor, for its control handle.
-    async fn nested_control(&self, id: &str, dynamic: bool) -> Result<Control, ChildError> {
+    /// A target that follows the child `id`, a Hale supervisor (dynamic or
+    /// not, as asked), across its restarts.
+    async fn nested(&self, id: &str, dynamic: bool) -> Result<Target, ChildError> {
         let child: ChildRef<SupervisorMsg> = self.child_ref(id).await.map_err(|error| match error {
             ChildError::WrongMessageType { .. } => self.not_a_supervisor(id),
             other => other,
         })?;
         let not_running = || match child.state() {
             Some(crate::ChildState::Restarting) => ChildError::Restarting {
-                supervisor: self.control.path.clone(),
+                supervisor: self.target.path().clone(),
                 child: id.to_owned(),
             },
             _ => ChildError::NotRunning {
-                supervisor: self.control.path.clone(),
+                supervisor: self.target.path().clone(),
                 child: id.to_owned(),
             },
         };
         let actor = child.current().ok_or_else(not_running)?;
         match actor.call(SupervisorMsg::Control, None).await {
-            Ok(CallResult::Success(control)) if control.dynamic == dynamic => Ok(control),
+            Ok(CallResult::Success(control)) if control.dynamic == dynamic => {
+                Ok(Target::nested(child, control))
+            }
             Ok(CallResult::Success(_)) => Err(self.not_a_supervisor(id)),
             _ => Err(not_running()),
         }
@@ -482,7 +495,7 @@ impl SupervisorRef {
 
     fn not_a_supervisor(&self, id: &str) -> ChildError {
         ChildError::WrongMessageType {
-            supervisor: self.control.path.clone(),
+            supervisor: self.target.path().clone(),
             child: id.to_owned(),
         }
     }
@@ -569,7 +582,7 @@ impl SupervisorRef {
     /// # }
     /// ```
     pub async fn stop(&self, limit: Duration) -> ExitReason {
-        self.control.stop(limit).await
+        self.target.stop(limit).await
     }
 
     /// Waits until the supervisor has exited and returns why: `normal` after
@@ -598,13 +611,13 @@ impl SupervisorRef {
     /// # }
     /// ```
     pub async fn wait(&self) -> ExitReason {
-        self.control.wait().await
+        self.target.wait().await
     }
 
     async fn call<T: Send + 'static>(
         &self,
         message: impl FnOnce(ractor::RpcReplyPort<T>) -> SupervisorMsg,
     ) -> Result<T, CallError> {
-        self.control.call(message).await
+        self.target.call(message).await
     }
 }
