@@ -171,10 +171,14 @@ tree's coarse clock and three relaxed stores (`watchdog/coarse.rs`: no clock rea
 clock read it replaced cost about 40 ns of a 280 ns message). What is left is a few ns: a gap here \
 is run-to-run noise of the shared machine.";
 
-const WHY_IN_PLACE: &str = "The in-place wrapper adds, per message, a check whether the sink keeps \
-messages, a `catch_unwind` around the handler's future (a landing pad, no work unless it panics) \
-and an `Option` around the user's state: a few ns. A gap here is run-to-run noise of the shared \
-machine.";
+const WHY_IN_PLACE: &str = "The in-place wrapper is a second actor layer around the user's: per \
+message a check whether the sink keeps messages, a `catch_unwind` around the handler's future and \
+an `Option` around the user's state, with the recovery boxed off the happy path. Removing the \
+`catch_unwind` gained nothing measurable; what is left is the layer itself (the per-message \
+watch, also a wrapper with almost no work of its own, lands near the same ratio). Because of \
+this cost in-place restart is opt-in (`ChildSpec::in_place`), not the default; making it free \
+needs the catching done by ractor itself (it already catches handler panics) with a hook to \
+resume instead of stop.";
 
 const WHY_BREAKER: &str = "A call through a closed breaker reads the clock twice (`try_acquire` \
 stamps the permit for slow-call detection; `record` reads it once for both the elapsed time and the \

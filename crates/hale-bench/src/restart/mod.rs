@@ -12,6 +12,7 @@
 mod floor;
 mod hale;
 mod kameo;
+pub(crate) mod lost;
 pub(crate) mod rows;
 mod rsup;
 

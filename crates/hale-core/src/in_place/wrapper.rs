@@ -156,7 +156,9 @@ where
         }
     }
 
-    /// After a handler: recovers if it failed.
+    /// After a handler: recovers if it failed. The recovery's future is
+    /// boxed, so that the handler's own future (built for every message)
+    /// stays the size of the user's handler, not of a whole restart.
     async fn settle(
         &self,
         myself: &ActorRef<A::Msg>,
@@ -165,7 +167,7 @@ where
         kept: Option<A::Msg>,
     ) -> Result<(), ActorProcessingErr> {
         match handled {
-            Err(error) => self.recover(myself, state, error, kept).await,
+            Err(error) => Box::pin(self.recover(myself, state, error, kept)).await,
             Ok(()) => Ok(()),
         }
     }
@@ -244,6 +246,16 @@ where
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let kept = self.link.sink.as_ref().and_then(|sink| sink.keep(&message));
+        if state.heartbeat.is_none()
+            && let Some(inner) = state.inner.as_mut()
+        {
+            // The common case, kept small: no stamping, the user's handler
+            // guarded, the recovery boxed.
+            return match Self::guarded(self.inner.handle(myself.clone(), message, inner)).await {
+                Ok(()) => Ok(()),
+                Err(error) => Box::pin(self.recover(&myself, state, error, kept)).await,
+            };
+        }
         Self::before_handler(state).await;
         let handled = match state.inner.as_mut() {
             Some(inner) => Self::guarded(self.inner.handle(myself.clone(), message, inner)).await,
