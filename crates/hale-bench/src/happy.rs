@@ -173,7 +173,8 @@ is run-to-run noise of the shared machine.";
 
 const WHY_IN_PLACE: &str = "The in-place wrapper is a second actor layer around the user's: per \
 message a check whether the sink keeps messages, a `catch_unwind` around the handler's future and \
-an `Option` around the user's state, with the recovery boxed off the happy path. Removing the \
+an `Option` around the user's state, with the recovery boxed off the happy path and the \
+actor's reference passed on uncloned. Removing the \
 `catch_unwind` gained nothing measurable; what is left is the layer itself (the per-message \
 watch, also a wrapper with almost no work of its own, lands near the same ratio). Because of \
 this cost in-place restart is opt-in (`ChildSpec::in_place`), not the default; making it free \

@@ -38,9 +38,9 @@ pub(crate) use park::{Gone, ParkNotice, Parked};
 pub(crate) use wrapper::{InPlace, InPlaceArgs, InPlaceLink};
 
 /// Whether actor children restart in place unless their spec says
-/// otherwise. Off: the wrapper costs a message about 0.85× of bare
-/// ractor's throughput in `hale-bench` (target ≥ 0.95×), so a child pays
-/// for it only when it asks (`docs/benchmarks.md`).
+/// otherwise. Off: under the wrapper a child handles 0.91–0.94× of bare
+/// ractor's message throughput in `hale-bench` (target ≥ 0.95×), so a
+/// child pays for it only when it asks (`docs/benchmarks.md`).
 pub const IN_PLACE_DEFAULT: bool = false;
 
 /// Why a child that restarts in place was spawned fresh instead.

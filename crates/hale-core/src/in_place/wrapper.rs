@@ -46,6 +46,9 @@ pub(crate) struct InPlaceArgs<Args> {
 /// The wrapper's state: the user's state while an incarnation runs.
 pub(crate) struct InPlaceState<A: Actor> {
     inner: Option<A::State>,
+    /// The actor itself, for a recovery: the handler's own reference goes
+    /// to the user's handler, uncloned.
+    myself: ActorRef<A::Msg>,
     args: A::Arguments,
     heartbeat: Option<Heartbeat>,
     incarnation: u64,
@@ -220,9 +223,10 @@ where
         args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         // The first start fails as any spawn does: a start error.
-        let inner = self.inner.pre_start(myself, args.args.clone()).await?;
+        let inner = self.inner.pre_start(myself.clone(), args.args.clone()).await?;
         Ok(InPlaceState {
             inner: Some(inner),
+            myself,
             args: args.args,
             heartbeat: args.heartbeat,
             incarnation: args.incarnation,
@@ -251,9 +255,12 @@ where
         {
             // The common case, kept small: no stamping, the user's handler
             // guarded, the recovery boxed.
-            return match Self::guarded(self.inner.handle(myself.clone(), message, inner)).await {
+            return match Self::guarded(self.inner.handle(myself, message, inner)).await {
                 Ok(()) => Ok(()),
-                Err(error) => Box::pin(self.recover(&myself, state, error, kept)).await,
+                Err(error) => {
+                    let myself = state.myself.clone();
+                    Box::pin(self.recover(&myself, state, error, kept)).await
+                }
             };
         }
         Self::before_handler(state).await;
