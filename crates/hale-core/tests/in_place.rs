@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use hale_core::in_place::FreshCause;
 use hale_core::{
-    ChildSpec, ChildState, DeadLetterSink, ExitReason, HealingEvent, HealingEventKind, Restart, SpecError,
-    Strategy, Supervisor, SupervisorRef, SupervisorSpec, SupervisorStartError, Watch,
+    ChildSpec, ChildState, DeadLetterSink, ExitReason, HealingEvent, HealingEventKind, Restart,
+    RestartBackoff, SpecError, Strategy, Supervisor, SupervisorRef, SupervisorSpec, SupervisorStartError,
+    Watch,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, ActorStatus};
 use support::{Cmd, Journal, Lab, WAIT, current, events_through, tell};
@@ -325,25 +326,33 @@ async fn a_panic_in_pre_start_during_an_in_place_restart_is_a_failed_restart() {
     sup.stop(WAIT).await;
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_kill_from_outside_falls_back_to_a_fresh_spawn() {
+/// Ends the running agent from outside with `end`, and checks that it is
+/// spawned fresh for `cause`.
+async fn ended_from_outside(end: impl FnOnce(&ActorRef<Msg>), cause: FreshCause) {
     let journal = Journal::new();
-    let sup =
-        Supervisor::start(root().child(ChildSpec::actor("agent", Agent::new(&journal), ()).in_place(true)))
-            .await
-            .unwrap();
+    let spec = root().child(ChildSpec::actor("agent", Agent::new(&journal), ()).in_place(true));
+    let sup = Supervisor::start(spec).await.unwrap();
     let mut events = sup.subscribe();
     let first = agent_ref(&sup, "agent").await;
-    first.kill();
+    end(&first);
     let seen = events_through(&mut events, restarted_at("root/agent")).await;
-    assert!(
-        at(&seen, "root/agent").contains(&&HealingEventKind::FreshRestart {
-            cause: FreshCause::Killed,
-            incarnation: 2
-        })
-    );
+    let fresh = HealingEventKind::FreshRestart {
+        cause,
+        incarnation: 2,
+    };
+    assert!(at(&seen, "root/agent").contains(&&fresh), "{seen:#?}");
     assert_ne!(agent_ref(&sup, "agent").await.get_id(), first.get_id());
     sup.stop(WAIT).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kill_from_outside_falls_back_to_a_fresh_spawn() {
+    ended_from_outside(|agent| agent.kill(), FreshCause::Killed).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_with_a_reason_from_outside_falls_back_to_a_fresh_spawn() {
+    ended_from_outside(|agent| agent.stop(Some("boom".into())), FreshCause::Exited).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -460,4 +469,37 @@ async fn in_place_is_only_for_actor_children_and_the_sink_must_take_their_messag
     ));
     let plain = ChildSpec::actor("agent", Agent::new(&Journal::new()), ());
     assert_eq!(plain.restarts_in_place(), hale_core::in_place::IN_PLACE_DEFAULT);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_parked_child_killed_during_its_backoff_is_spawned_fresh() {
+    let journal = Journal::new();
+    let backoff = RestartBackoff::new(Duration::from_millis(100), Duration::from_millis(100)).seed(1);
+    let spec = ChildSpec::actor("agent", Agent::new(&journal), ())
+        .in_place(true)
+        .backoff(backoff);
+    let sup = Supervisor::start(root().child(spec)).await.unwrap();
+    let mut events = sup.subscribe();
+    let parked = agent_ref(&sup, "agent").await;
+    parked.send_message(Msg::Poison(1)).unwrap();
+    events_through(&mut events, |e| {
+        matches!(e.kind, HealingEventKind::BackoffScheduled { .. })
+    })
+    .await;
+    // Parked, waiting out its backoff: killed from outside meanwhile.
+    parked.kill();
+    tokio::time::timeout(WAIT, parked.wait(None))
+        .await
+        .unwrap()
+        .unwrap();
+    let seen = events_through(&mut events, restarted_at("root/agent")).await;
+    assert!(
+        at(&seen, "root/agent").contains(&&HealingEventKind::FreshRestart {
+            cause: FreshCause::Killed,
+            incarnation: 2
+        }),
+        "{seen:#?}"
+    );
+    assert_ne!(agent_ref(&sup, "agent").await.get_id(), parked.get_id());
+    sup.stop(WAIT).await;
 }
