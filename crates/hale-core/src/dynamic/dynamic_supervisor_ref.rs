@@ -383,7 +383,9 @@ impl DynamicSupervisorRef {
         self.target.stop(limit).await
     }
 
-    /// Waits until the supervisor has exited and returns why.
+    /// Waits until the supervisor has exited and returns why. For a nested
+    /// one, the incarnation the handle last reached, as
+    /// [`SupervisorRef::wait`](crate::SupervisorRef::wait) says.
     ///
     /// # Cancel safety
     ///

@@ -590,6 +590,11 @@ impl SupervisorRef {
     /// shut down automatically or was stopped by its parent, `killed` if it
     /// was killed.
     ///
+    /// For a nested supervisor, whose parent may restart it, this waits for
+    /// the incarnation the handle last reached (by a call or when it was
+    /// made), so it returns at once if that one has already exited; the
+    /// handle's later calls reach the next incarnation.
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: waiting changes nothing.
