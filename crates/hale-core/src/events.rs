@@ -202,22 +202,53 @@ pub enum HealingEventKind {
 }
 
 impl HealingEventKind {
-    fn tracing_level(&self) -> tracing::Level {
+    /// The level of the event's log line, by what it asks of the person on
+    /// call (docs/operations.md, "Log levels"):
+    ///
+    /// - `ERROR`: a human is needed now. A supervisor gave up (its
+    ///   intensity was exceeded), the watchdog is down, or a task is stuck
+    ///   in blocking code that no kill can end.
+    /// - `WARN`: the tree healed around it but lost something a human may
+    ///   want to look at: a child given up on (its own restart limit, or a
+    ///   failure it is not restarted after), a failed start or restart, a
+    ///   functional probe that failed.
+    /// - `INFO`: healing at work: a crash that is being restarted, a hung
+    ///   child found and replaced.
+    /// - `DEBUG`: the routine of a tree: starts, restarts, backoffs,
+    ///   removals, passing probes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_core::{ExitReason, HealingEventKind};
+    ///
+    /// let healed = HealingEventKind::ChildExited { reason: ExitReason::Failed("503".into()), will_restart: true };
+    /// assert_eq!(healed.log_level(), tracing::Level::INFO);
+    /// let gave_up = HealingEventKind::IntensityExceeded { intensity: 3, period_ms: 5_000 };
+    /// assert_eq!(gave_up.log_level(), tracing::Level::ERROR);
+    /// ```
+    pub fn log_level(&self) -> tracing::Level {
         match self {
-            Self::IntensityExceeded { .. } | Self::WatchdogExited { .. } => tracing::Level::ERROR,
-            Self::ChildExited { reason, .. } if !reason.is_normal() => tracing::Level::WARN,
-            Self::StartFailed { .. }
-            | Self::RestartFailed { .. }
-            | Self::HeartbeatMissed { .. }
-            | Self::HungKilled
+            Self::IntensityExceeded { .. }
+            | Self::WatchdogExited { .. }
             | Self::StuckTask { .. }
-            | Self::RestartLimitReached { .. }
-            | Self::ProbeResult { passed: false, .. }
             | Self::ChildStopped {
                 outcome: StopOutcome::Stuck,
                 ..
-            } => tracing::Level::WARN,
-            _ => tracing::Level::INFO,
+            } => tracing::Level::ERROR,
+            Self::ChildExited {
+                reason,
+                will_restart: false,
+            } if !reason.is_normal() => tracing::Level::WARN,
+            Self::StartFailed { .. }
+            | Self::RestartFailed { .. }
+            | Self::RestartLimitReached { .. }
+            | Self::ProbeResult { passed: false, .. } => tracing::Level::WARN,
+            Self::ChildExited { reason, .. } if !reason.is_normal() => tracing::Level::INFO,
+            Self::HeartbeatMissed { .. } | Self::HungStopRequested { .. } | Self::HungKilled => {
+                tracing::Level::INFO
+            }
+            _ => tracing::Level::DEBUG,
         }
     }
 }
@@ -303,10 +334,12 @@ fn trace_event(path: &ChildPath, kind: &HealingEventKind) {
             tracing::event!(target: "hale::healing", $level, path = %path, event = ?kind)
         };
     }
-    match kind.tracing_level() {
+    // `tracing::event!` needs its level as a constant.
+    match kind.log_level() {
         tracing::Level::ERROR => at_level!(tracing::Level::ERROR),
         tracing::Level::WARN => at_level!(tracing::Level::WARN),
-        _ => at_level!(tracing::Level::INFO),
+        tracing::Level::INFO => at_level!(tracing::Level::INFO),
+        _ => at_level!(tracing::Level::DEBUG),
     }
 }
 

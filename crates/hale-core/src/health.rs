@@ -15,6 +15,9 @@
 //!   [`IntensityWindow`] ("2 of 3 restarts in 5 s").
 //!
 //! The snapshot serializes to JSON for dashboards and the HTTP surface.
+//!
+//! "Is this tree healthy?" is one call: [`NodeHealth::is_healthy`], with
+//! [`NodeHealth::concerns`] saying which nodes are not and why.
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +53,11 @@ pub struct NodeHealth {
     pub recent_restarts_ms: Vec<u64>,
     /// For a supervisor: how much of its restart intensity is used now.
     pub intensity: Option<IntensityWindow>,
+    /// For a supervisor: how many restarts the children it no longer holds
+    /// had (a dynamic supervisor's per-request children that finished, gave
+    /// up or were terminated), so its statistics keep them.
+    #[serde(default)]
+    pub restarts_of_removed: u64,
     /// Its children, for a supervisor (in start order).
     pub children: Vec<NodeHealth>,
 }
@@ -70,6 +78,85 @@ impl NodeHealth {
             .into_iter()
             .find(|node| node.path.to_string() == path)
     }
+
+    /// What is wrong with this node alone, if anything. A stopped node is
+    /// not a concern: a transient or temporary child that finished stays
+    /// stopped by design (a supervisor that gave up is gone, and its
+    /// parent's own node shows the restart or the exit).
+    ///
+    /// # Examples
+    ///
+    /// See [`is_healthy`](Self::is_healthy).
+    pub fn concern(&self) -> Option<Concern> {
+        match self.state {
+            ChildState::Hung => Some(Concern::Hung),
+            ChildState::Restarting => Some(Concern::Restarting),
+            ChildState::Degraded => Some(Concern::Degraded),
+            ChildState::Running if !self.ready => Some(Concern::NotReady),
+            ChildState::Running | ChildState::Stopped => None,
+        }
+    }
+
+    /// Every node of the subtree that is not healthy, depth first, with why.
+    ///
+    /// # Examples
+    ///
+    /// See [`is_healthy`](Self::is_healthy).
+    pub fn concerns(&self) -> Vec<(&NodeHealth, Concern)> {
+        self.nodes()
+            .into_iter()
+            .filter_map(|node| node.concern().map(|concern| (node, concern)))
+            .collect()
+    }
+
+    /// Whether every node of the subtree is healthy: none hung, restarting,
+    /// degraded or running but not ready.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_core::{ChildSpec, Concern, Heartbeat, Supervisor, SupervisorSpec};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (tell, told) = tokio::sync::oneshot::channel::<Heartbeat>();
+    /// let tell = std::sync::Mutex::new(Some(tell));
+    /// let root = Supervisor::start(SupervisorSpec::new("root").child(ChildSpec::task("agent", move |ctx| {
+    ///     if let Some(tell) = tell.lock().unwrap().take() {
+    ///         let _ = tell.send(ctx.heartbeat());
+    ///     }
+    ///     async { std::future::pending::<()>().await; Ok(()) }
+    /// })))
+    /// .await?;
+    /// assert!(root.health().await?.is_healthy());
+    ///
+    /// told.await?.set_ready(false); // e.g. its model endpoint is down
+    /// let health = root.health().await?;
+    /// assert!(!health.is_healthy());
+    /// let concerns = health.concerns();
+    /// assert_eq!(concerns[0].0.path.to_string(), "root/agent");
+    /// assert_eq!(concerns[0].1, Concern::NotReady);
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn is_healthy(&self) -> bool {
+        self.nodes().into_iter().all(|node| node.concern().is_none())
+    }
+}
+
+/// Why a node of the health snapshot is not healthy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Concern {
+    /// Found hung by the watchdog and being replaced.
+    Hung,
+    /// Waiting to run again (a delayed or retried restart).
+    Restarting,
+    /// Running, but its functional probe last answered wrongly.
+    Degraded,
+    /// Running, but it declares itself not ready.
+    NotReady,
 }
 
 /// How long a supervisor waits for a child supervisor's subtree before it

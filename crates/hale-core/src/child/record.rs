@@ -313,6 +313,7 @@ impl Child {
                 .map(|beat| hale_util::millis(beat.age())),
             recent_restarts_ms: self.recent_restarts_ms.iter().copied().collect(),
             intensity: None,
+            restarts_of_removed: 0,
             children: Vec::new(),
         }
     }

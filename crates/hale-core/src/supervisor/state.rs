@@ -635,6 +635,7 @@ impl SupervisorState {
                 node.children = subtree.children;
                 node.state = subtree.state;
                 node.intensity = subtree.intensity;
+                node.restarts_of_removed = subtree.restarts_of_removed;
             }
             children.push(node);
         }
@@ -648,6 +649,7 @@ impl SupervisorState {
             heartbeat_age_ms: None,
             recent_restarts_ms: Vec::new(),
             intensity: Some(self.window.snapshot(Instant::now())),
+            restarts_of_removed: self.children.restarts_of_removed(),
             children,
         }
     }
