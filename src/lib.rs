@@ -52,12 +52,33 @@ pub use hale_ops as ops;
 pub use hale_resilience as resilience;
 pub use hale_util as util;
 
-/// The names most programs need: specs, supervisors, handles and events.
+/// The names most programs need: specs, supervisors, handles, health,
+/// events, jobs, and the everyday resilience policies.
+///
+/// ```
+/// use hale::prelude::*;
+///
+/// // Supervision, health and the resilience policies in one import.
+/// let spec: ChildSpec = ChildSpec::task("agent", |ctx: TaskContext| async move {
+///     let beat: Heartbeat = ctx.heartbeat();
+///     beat.beat();
+///     Ok(())
+/// })
+/// .watch(Watch::heartbeat(std::time::Duration::from_secs(30)));
+/// let retry = RetryPolicy::builder("model").maximum_attempts(3).build().unwrap();
+/// # let _ = (spec, retry);
+/// ```
 pub mod prelude {
     pub use hale_core::{
-        AutoShutdown, ChildKind, ChildRef, ChildSpec, ChildTemplate, DynamicStart, DynamicSupervisor,
-        DynamicSupervisorRef, DynamicSupervisorSpec, EventBus, ExitReason, HealingEvent, HealingEventKind,
-        Restart, Shutdown, Strategy, Supervisor, SupervisorRef, SupervisorSpec,
+        AutoShutdown, CallError, ChildError, ChildKind, ChildRef, ChildSpec, ChildState, ChildTemplate,
+        Concern, DeadLetter, DynamicChildId, DynamicStart, DynamicSupervisor, DynamicSupervisorRef,
+        DynamicSupervisorSpec, EventBus, EventStream, ExitReason, HealingEvent, HealingEventKind, Heartbeat,
+        JobError, JobHandle, JobTemplate, NodeHealth, Probe, RecvError, Restart, Shutdown, StartContext,
+        Strategy, Supervisor, SupervisorRef, SupervisorSpec, TaskContext, Watch,
+    };
+    pub use hale_resilience::{
+        Bulkhead, CircuitBreaker, FallbackChain, Pipeline, RateLimiter, ResilienceBus, ResilienceError,
+        ResilienceStream, RetryPolicy, Timeout,
     };
 }
 
