@@ -6,9 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/example.rs"]
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,20 +25,8 @@ const CONCURRENCY: usize = 32;
 /// A bound on every wait: one request, the start, the stop.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The example's binary, next to this test's (`cargo test` builds the
-/// examples); built here when it is not.
 fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile = exe.parent().and_then(Path::parent).unwrap();
-    let path = profile.join("examples").join("agent_service");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "agent_service"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
+    support::example("agent_service")
 }
 
 /// One HTTP/1.1 request on its own connection: the status and the body.
