@@ -25,6 +25,8 @@ use crate::child::ChildState;
 use crate::exit::ExitReason;
 pub use crate::intensity::IntensityWindow;
 use crate::path::ChildPath;
+#[cfg(target_os = "linux")]
+use crate::process::{OutputLine, ProcessView};
 use crate::spec::ChildKind;
 
 /// How many restart times a [`NodeHealth`] keeps.
@@ -53,6 +55,13 @@ pub struct NodeHealth {
     pub recent_restarts_ms: Vec<u64>,
     /// For a supervisor: how much of its restart intensity is used now.
     pub intensity: Option<IntensityWindow>,
+    /// For a process child: its pid, the status it last sent and the lines
+    /// of output it keeps ([`ProcessCommand::keep_output`]).
+    ///
+    /// [`ProcessCommand::keep_output`]: crate::process::ProcessCommand::keep_output
+    #[cfg(target_os = "linux")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessHealth>,
     /// For a supervisor: how many restarts the children it no longer holds
     /// had (a dynamic supervisor's per-request children that finished, gave
     /// up or were terminated), so its statistics keep them.
@@ -142,6 +151,42 @@ impl NodeHealth {
     /// ```
     pub fn is_healthy(&self) -> bool {
         self.nodes().into_iter().all(|node| node.concern().is_none())
+    }
+}
+
+#[cfg(target_os = "linux")]
+/// What the health snapshot shows of a process child.
+///
+/// # Examples
+///
+/// ```
+/// use hale_core::health::ProcessHealth;
+///
+/// let idle = ProcessHealth::default();
+/// assert_eq!(idle.pid, None);
+/// assert!(idle.output.is_empty());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessHealth {
+    /// The running program's pid, if one runs.
+    pub pid: Option<u32>,
+    /// The last `STATUS=` it sent over the notify socket in this run.
+    pub status: Option<String>,
+    /// How many times the program has been started.
+    pub started: u64,
+    /// Its last lines of output, oldest first (only with `keep_output`).
+    pub output: Vec<OutputLine>,
+}
+
+#[cfg(target_os = "linux")]
+impl ProcessHealth {
+    pub(crate) fn of(view: &ProcessView) -> Self {
+        Self {
+            pid: view.pid(),
+            status: view.status(),
+            started: view.started(),
+            output: view.output(),
+        }
     }
 }
 

@@ -100,6 +100,13 @@ pub struct TreeNode {
     pub heartbeat_age_ms: Option<u64>,
     /// For a supervisor: its restart-intensity window, when known.
     pub intensity: Option<IntensityView>,
+    /// For a supervisor: the restarts of the children it no longer holds.
+    #[serde(default)]
+    pub restarts_of_removed: u64,
+    /// For a process child: its pid, status and kept output lines.
+    #[cfg(target_os = "linux")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<hale_core::health::ProcessHealth>,
     /// Its children, in start order.
     pub children: Vec<TreeNode>,
 }
@@ -207,6 +214,9 @@ fn node(health: &NodeHealth, counts: &mut BTreeMap<String, u64>, unready: &mut u
             .is_some_and(|reason| !reason.is_normal()),
         heartbeat_age_ms: health.heartbeat_age_ms,
         intensity: health.intensity.map(IntensityView::from),
+        restarts_of_removed: health.restarts_of_removed,
+        #[cfg(target_os = "linux")]
+        process: health.process.clone(),
         children,
     }
 }

@@ -313,6 +313,8 @@ impl Child {
                 .map(|beat| hale_util::millis(beat.age())),
             recent_restarts_ms: self.recent_restarts_ms.iter().copied().collect(),
             intensity: None,
+            #[cfg(target_os = "linux")]
+            process: self.spec.process.as_ref().map(crate::health::ProcessHealth::of),
             restarts_of_removed: 0,
             children: Vec::new(),
         }

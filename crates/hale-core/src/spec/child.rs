@@ -268,6 +268,10 @@ pub struct ChildSpec {
     pub(crate) on_given_up: Option<GivenUp>,
     /// Checks the subtree of a nested supervisor, given the parent's path.
     pub(crate) validate_nested: Option<NestedValidation>,
+    /// What a process child shows of itself (its pid, status and kept
+    /// output), for the health snapshot.
+    #[cfg(target_os = "linux")]
+    pub(crate) process: Option<crate::process::ProcessView>,
 }
 
 impl ChildSpec {
@@ -295,6 +299,8 @@ impl ChildSpec {
             restart_limit: None,
             on_given_up: None,
             validate_nested: None,
+            #[cfg(target_os = "linux")]
+            process: None,
         }
     }
 

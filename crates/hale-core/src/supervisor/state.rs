@@ -649,6 +649,8 @@ impl SupervisorState {
             heartbeat_age_ms: None,
             recent_restarts_ms: Vec::new(),
             intensity: Some(self.window.snapshot(Instant::now())),
+            #[cfg(target_os = "linux")]
+            process: None,
             restarts_of_removed: self.children.restarts_of_removed(),
             children,
         }
