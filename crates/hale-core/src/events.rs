@@ -9,9 +9,10 @@
 //!   order; one that falls further behind is told how many it missed
 //!   ([`RecvError::Lagged`](hale_util::RecvError::Lagged)) and never slows
 //!   the supervisors (metrics, reports and audit trails are built on this);
-//! - to `tracing`, under the target `hale::healing`, at `warn` for abnormal
-//!   exits and failed restarts, `error` for a supervisor giving up, and `info`
-//!   otherwise.
+//! - to `tracing`, under the target `hale::healing`, at the level of what it
+//!   asks of a human ([`HealingEventKind::log_level`]): `ERROR` when one is
+//!   needed now, `WARN` when something was given up, `INFO` for healing at
+//!   work, `DEBUG` for the routine.
 //!
 //! A whole tree shares one bus: nested supervisors inherit their parent's.
 //!
