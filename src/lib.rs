@@ -95,7 +95,6 @@ pub use hale_util as util;
 /// ```
 pub use ractor;
 
-
 /// The names most programs need: specs, supervisors, handles, health,
 /// events, jobs, and the everyday resilience policies.
 ///
