@@ -29,6 +29,9 @@
 //! # }
 //! ```
 
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
 use serde::{Deserialize, Serialize};
 
 use crate::exit::ExitReason;
@@ -44,6 +47,10 @@ pub struct HealingEvent {
     pub path: ChildPath,
     /// What happened.
     pub kind: HealingEventKind,
+    /// The machine the child ran on, when that is another node than this
+    /// one (a `hale-cluster` remote child); `None` for local children.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// Why a supervisor stopped a child that was running.
@@ -271,6 +278,10 @@ pub type EventStream = hale_util::EventStream<HealingEvent>;
 #[derive(Clone, Debug, Default)]
 pub struct EventBus {
     subscribers: hale_util::Broadcast<HealingEvent>,
+    /// The node of each child that runs on another machine, by path: every
+    /// event about it says where it ran. One entry per remote child, gone
+    /// when the child is removed.
+    placements: Arc<RwLock<HashMap<ChildPath, String>>>,
 }
 
 impl EventBus {
@@ -300,6 +311,7 @@ impl EventBus {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             subscribers: hale_util::Broadcast::with_capacity(capacity),
+            placements: Arc::default(),
         }
     }
 
@@ -325,7 +337,25 @@ impl EventBus {
             timestamp_ms: hale_util::unix_millis(),
             path: path.clone(),
             kind,
+            node: self.node_of(path),
         });
+    }
+
+    /// Records the node the child at `path` runs on (`None`: this one).
+    pub(crate) fn place(&self, path: &ChildPath, node: Option<String>) {
+        let mut placements = self.placements.write().unwrap_or_else(PoisonError::into_inner);
+        match node {
+            Some(node) => placements.insert(path.clone(), node),
+            None => placements.remove(path),
+        };
+    }
+
+    fn node_of(&self, path: &ChildPath) -> Option<String> {
+        let placements = self.placements.read().unwrap_or_else(PoisonError::into_inner);
+        if placements.is_empty() {
+            return None; // a tree with no remote child: the usual case
+        }
+        placements.get(path).cloned()
     }
 }
 
@@ -371,6 +401,7 @@ mod tests {
                 reason: ExitReason::Failed("boom".into()),
                 will_restart: true,
             },
+            node: None,
         };
         let json = serde_json::to_string(&event).unwrap();
         assert!(json.contains(r#""event":"child_exited""#), "{json}");

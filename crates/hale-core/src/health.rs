@@ -48,6 +48,10 @@ pub struct NodeHealth {
     pub restarts: u32,
     /// Why its last incarnation exited, if one did.
     pub last_exit: Option<ExitReason>,
+    /// The machine its latest incarnation ran on, for a child on another
+    /// node (`hale-cluster`); `None` for local children.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// Milliseconds since its last heartbeat (watched children only).
     pub heartbeat_age_ms: Option<u64>,
     /// When its supervisor last restarted it, in milliseconds since the Unix

@@ -96,6 +96,9 @@ pub struct TreeNode {
     pub last_exit: Option<String>,
     /// Whether that exit was abnormal (a crash, a kill, a hang).
     pub last_exit_abnormal: bool,
+    /// The machine it runs on, for a child on another node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// Milliseconds since its last heartbeat (watched children).
     pub heartbeat_age_ms: Option<u64>,
     /// For a supervisor: its restart-intensity window, when known.
@@ -212,6 +215,7 @@ fn node(health: &NodeHealth, counts: &mut BTreeMap<String, u64>, unready: &mut u
             .last_exit
             .as_ref()
             .is_some_and(|reason| !reason.is_normal()),
+        node: health.node.clone(),
         heartbeat_age_ms: health.heartbeat_age_ms,
         intensity: health.intensity.map(IntensityView::from),
         restarts_of_removed: health.restarts_of_removed,

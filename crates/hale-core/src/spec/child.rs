@@ -61,6 +61,15 @@ pub enum ChildKind {
 pub enum StartOutcome {
     /// The child runs, linked to the supervisor.
     Started(ActorCell),
+    /// The child runs on another machine, named `node`, and `actor` (linked
+    /// to the supervisor) stands in for it here. The health snapshot and the
+    /// child's healing events carry the node (`hale-cluster` answers this).
+    StartedOn {
+        /// The local actor that stands in for the child.
+        actor: ActorCell,
+        /// The node the child runs on.
+        node: String,
+    },
     /// Nothing to run now (OTP's `ignore`): the spec is kept with no running
     /// child, or dropped for a temporary child.
     Ignore,

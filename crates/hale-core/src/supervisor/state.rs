@@ -646,6 +646,7 @@ impl SupervisorState {
             ready: true,
             restarts: 0,
             last_exit: None,
+            node: None,
             heartbeat_age_ms: None,
             recent_restarts_ms: Vec::new(),
             intensity: Some(self.window.snapshot(Instant::now())),
@@ -685,6 +686,7 @@ impl SupervisorState {
     fn remove(&mut self, serial: Serial) {
         if let Some(child) = self.children.remove(serial) {
             self.host.events.emit(&child.path, HealingEventKind::ChildRemoved);
+            self.host.events.place(&child.path, None);
         }
     }
 
