@@ -520,11 +520,28 @@ fn commit(
     stmts: &mut Vec<Stmt>,
 ) -> Vec<Result<u64, StoreError>> {
     let alone = batch.len() == 1;
-    let tail_before = writer.tail.clone();
     if let Err(error) = run_cached(&writer.connection, "BEGIN IMMEDIATE") {
         let error = backend(error);
         return batch.iter().map(|_| Err(error.clone())).collect();
     }
+    // The chain's tail is read again under the write lock whenever the batch
+    // appends to it: another store on the same file (a process that shares
+    // it, or the store of an engine that was shut down while a write was in
+    // flight) may have appended since, and a cached tail would then collide
+    // on `seq` forever.
+    let appends = batch
+        .iter()
+        .any(|request| request.ops.iter().any(|op| matches!(op, WriteOp::Audit(_))));
+    if appends {
+        match audit_tail(&writer.connection) {
+            Ok(tail) => writer.tail = tail,
+            Err(error) => {
+                let _ = writer.connection.execute_batch("ROLLBACK");
+                return batch.iter().map(|_| Err(error.clone())).collect();
+            }
+        }
+    }
+    let tail_before = writer.tail.clone();
     let mut results = Vec::with_capacity(batch.len());
     for request in batch {
         if !alone && let Err(error) = writer.connection.execute_batch("SAVEPOINT request") {
