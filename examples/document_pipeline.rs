@@ -20,10 +20,14 @@
 //! the stage agent, whose handler works inside it; `--trace FILE` writes the
 //! spans as JSON lines (`support/tracing.rs`).
 //!
+//! A stage agent whose handler fails is restarted in place: the job it
+//! failed on is dead-lettered (the report counts them) and the jobs queued
+//! behind it are handled by its next incarnation, not lost with its mailbox.
+//!
 //! ```text
 //! root (one_for_one)
 //! └── stages (one_for_one, 100 restarts in 10 s)
-//!     ├── classify     watched per message, restart backoff
+//!     ├── classify     watched per message, restart backoff, in place
 //!     ├── extract      (the LLM caller)
 //!     ├── validate
 //!     └── store
@@ -37,7 +41,7 @@ use std::time::Duration;
 use hale::chaos::{
     ChaosRun, FaultError, FaultKind, FaultPlan, FaultRule, Injected, Injector, Outcome, spawn_killer,
 };
-use hale::core::{ChildRef, RestartBackoff, Watch};
+use hale::core::{ChildRef, DeadLetterSink, RestartBackoff, Watch};
 use hale::prelude::*;
 use hale::resilience::{AnsweredBy, ErrorClass, Escalation, FallbackChain, Pipeline, RetryConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -267,15 +271,23 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let run = ChaosRun::new("document_pipeline", plan.clone());
     let seed = args.seed;
 
-    // The tree: four stage agents, each watched and restarted with backoff.
+    // The tree: four stage agents, each watched and restarted with backoff,
+    // in place: a job that crashes an agent is dead-lettered (counted in the
+    // report; its caller, whose reply was dropped, retries it), and the jobs
+    // queued behind it are handled by the restarted agent instead of lost.
+    let dead_letters = run.notes();
     let stage_spec = |stage: &'static str| {
         let agent = StageAgent {
             stage,
             injector: run.injector().clone(),
         };
+        let dead_letters = dead_letters.clone();
         ChildSpec::actor(stage, agent, ())
             .watch(Watch::per_message(Duration::from_secs(3)).grace(Duration::from_millis(200)))
             .backoff(RestartBackoff::new(Duration::from_millis(10), Duration::from_millis(500)).seed(seed))
+            .dead_letters(DeadLetterSink::<Job>::callback(move |_| {
+                dead_letters.bump("poison messages dead-lettered");
+            }))
     };
     let root = Supervisor::start(
         SupervisorSpec::new("root")

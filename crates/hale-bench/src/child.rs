@@ -22,6 +22,8 @@ pub(crate) enum ChildMsg {
     Ping,
     /// Answer how many pings were counted.
     Count(ractor::RpcReplyPort<u64>),
+    /// Wait in the handler until notified (so that messages queue).
+    Gate(std::sync::Arc<tokio::sync::Notify>),
 }
 
 /// The child. `reports` is `None` for runs that do not time restarts.
@@ -89,6 +91,7 @@ impl Actor for BenchChild {
             ChildMsg::Count(reply) => {
                 let _ = reply.send(*count);
             }
+            ChildMsg::Gate(gate) => gate.notified().await,
         }
         Ok(())
     }

@@ -157,6 +157,12 @@ fn run(args: &[String]) -> BenchResult<()> {
     if options.runs("restart") {
         eprintln!("== restart latency");
         rows.extend(runtime.block_on(restart::rows::rows(options.quick, otp.as_ref())));
+        eprintln!("== messages lost per crash");
+        rows.extend(runtime.block_on(async {
+            tokio::spawn(restart::lost::rows(options.quick))
+                .await
+                .unwrap_or_default()
+        }));
     }
     if options.runs("dynamic") {
         eprintln!("== dynamic children");

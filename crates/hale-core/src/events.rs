@@ -114,6 +114,33 @@ pub enum HealingEventKind {
         /// How many times this child has been restarted in all.
         restarts: u32,
     },
+    /// A child that restarts in place ([`in_place`](crate::in_place)) is
+    /// being restarted on its own mailbox: the messages queued behind the
+    /// one it failed on are kept. Its `ChildRestarted` follows.
+    RestartedInPlace {
+        /// The new incarnation (1 was the first start).
+        incarnation: u64,
+    },
+    /// A child that restarts in place could not be: it is spawned fresh
+    /// (its mailbox is lost, as for any child). Its `ChildRestarted`
+    /// follows.
+    FreshRestart {
+        /// Why.
+        cause: crate::in_place::FreshCause,
+        /// The new incarnation.
+        incarnation: u64,
+    },
+    /// A child restarted in place failed on a message, which was handed to
+    /// its dead-letter sink ([`DeadLetterSink`](crate::DeadLetterSink)).
+    MessageDeadLettered {
+        /// What its handler returned, or the panic's text.
+        error: String,
+        /// Whether the letter carries the message (the sink keeps messages).
+        kept: bool,
+        /// Whether the sink was full (or its receiver gone) and the letter
+        /// was dropped.
+        dropped: bool,
+    },
     /// Restarting a child failed; the supervisor marks it `restarting` and
     /// tries again through its own mailbox.
     RestartFailed {
@@ -251,7 +278,9 @@ impl HealingEventKind {
             Self::StartFailed { .. }
             | Self::RestartFailed { .. }
             | Self::RestartLimitReached { .. }
+            | Self::MessageDeadLettered { dropped: true, .. }
             | Self::ProbeResult { passed: false, .. } => tracing::Level::WARN,
+            Self::MessageDeadLettered { .. } => tracing::Level::INFO,
             Self::ChildExited { reason, .. } if !reason.is_normal() => tracing::Level::INFO,
             Self::HeartbeatMissed { .. } | Self::HungStopRequested { .. } | Self::HungKilled => {
                 tracing::Level::INFO

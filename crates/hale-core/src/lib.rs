@@ -70,6 +70,7 @@ mod error;
 pub mod events;
 mod exit;
 pub mod health;
+pub mod in_place;
 mod intensity;
 pub mod job;
 mod path;
@@ -94,6 +95,7 @@ pub use events::{EventBus, EventStream, HealingEvent, HealingEventKind, StopCaus
 pub use exit::ExitReason;
 pub use hale_util::{RecvError, TryRecvError};
 pub use health::{Concern, IntensityWindow, NodeHealth, RESTART_HISTORY};
+pub use in_place::{DeadLetterSink, FailedMessage};
 pub use job::{DeadLetter, JobError, JobHandle, JobTemplate};
 pub use path::ChildPath;
 pub use shutdown::{KILL_CONFIRM_TIMEOUT, Shutdown};

@@ -1,8 +1,10 @@
 //! The floor: a minimal hand-written ractor parent. It respawns a child at
-//! once in `handle_supervisor_evt`; for a group it kills the others in
-//! reverse order, waiting for each, then spawns the group in order. No
-//! events, no intensity, no specs: the least any ractor-based supervisor can
-//! cost.
+//! once in `handle_supervisor_evt`; for a group it stops the others the way
+//! OTP's shutdown stops brutal-kill children, unlinked first (so no exit
+//! comes back to be handled), but kills them all at once and then waits for
+//! all of them (no brutal-kill child runs cleanup that could see the order),
+//! then spawns the group in order. No events, no intensity, no specs: the
+//! least any correct ractor-based supervisor can cost.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -119,14 +121,19 @@ impl Actor for FloorParent {
         };
         state.children[index] = None;
         let group = state.group(index);
+        let me = myself.get_cell();
+        let mut killed = Vec::with_capacity(group.len());
         for sibling in group.clone().rev() {
             if let Some(running) = state.children[sibling].take() {
                 state.by_id.remove(&running.get_id());
+                running.unlink(me.clone());
                 running.kill();
-                let _ = running.wait(Some(Duration::from_secs(5))).await;
+                killed.push(running);
             }
         }
-        let me = myself.get_cell();
+        for running in killed {
+            let _ = running.wait(Some(Duration::from_secs(5))).await;
+        }
         for sibling in group {
             state.spawn(&me, sibling).await?;
         }

@@ -12,6 +12,7 @@
 mod floor;
 mod hale;
 mod kameo;
+pub(crate) mod lost;
 pub(crate) mod rows;
 mod rsup;
 
@@ -26,7 +27,7 @@ use crate::child::{ChildMsg, Started};
 use crate::stats::Summary;
 
 pub(crate) use floor::{Floor, FloorArgs, FloorMsg, FloorParent};
-pub(crate) use hale::Hale;
+pub(crate) use hale::{Hale, HaleInPlace};
 pub(crate) use kameo::Kameo;
 pub(crate) use rsup::{RactorSupervisor, bench_spec, run_prefix};
 

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use crate::otp::OtpFigures;
-use crate::restart::{Case, CrashKind, Floor, Hale, Kameo, RactorSupervisor, Runner, Strategy, System};
+use crate::restart::{
+    Case, CrashKind, Floor, Hale, HaleInPlace, Kameo, RactorSupervisor, Runner, Strategy, System,
+};
 use crate::stats::{Summary, micros};
 use crate::table::{FLOOR, HALE, KAMEO, OTP, RSUP, Row, Verdict, ratio};
 
@@ -36,9 +38,12 @@ pub(crate) fn cases(quick: bool) -> Vec<Case> {
 /// with a different one each time.
 const BLOCKS: usize = 10;
 
-/// The four systems' results for one case.
+/// The systems' results for one case.
 struct Results {
     hale: Result<Summary, String>,
+    /// Hale with its children restarted in place: for a crash by error
+    /// only (a kill always restarts fresh).
+    in_place: Option<Result<Summary, String>>,
     floor: Result<Summary, String>,
     kameo: Result<Summary, String>,
     rsup: Result<Summary, String>,
@@ -50,6 +55,11 @@ async fn run_case(case: Case) -> Results {
     let mut floor = Runner::<Floor>::start(case).await;
     let mut kameo = Runner::<Kameo>::start(case).await;
     let mut rsup = Runner::<RactorSupervisor>::start(case).await;
+    let mut in_place = match case.crash {
+        CrashKind::Error => Some(Runner::<HaleInPlace>::start(case).await),
+        CrashKind::Kill => None,
+    };
+    let systems = if in_place.is_some() { 5 } else { 4 };
     let warmup = (case.rounds / 20).clamp(1, 200);
     let per_block = case.rounds.div_ceil(BLOCKS);
     for block in 0..=BLOCKS {
@@ -58,27 +68,44 @@ async fn run_case(case: Case) -> Results {
         } else {
             (per_block, true)
         };
-        for slot in 0..4 {
-            match (block + slot) % 4 {
+        for slot in 0..systems {
+            match (block + slot) % systems {
                 0 => hale.block(rounds, timed).await,
                 1 => floor.block(rounds, timed).await,
                 2 => kameo.block(rounds, timed).await,
-                _ => rsup.block(rounds, timed).await,
+                3 => rsup.block(rounds, timed).await,
+                _ => {
+                    if let Some(in_place) = in_place.as_mut() {
+                        in_place.block(rounds, timed).await;
+                    }
+                }
             }
         }
     }
+    let in_place = match in_place {
+        Some(runner) => Some(runner.finish().await),
+        None => None,
+    };
     let results = Results {
         hale: hale.finish().await,
+        in_place,
         floor: floor.finish().await,
         kameo: kameo.finish().await,
         rsup: rsup.finish().await,
     };
+    let in_place = results
+        .in_place
+        .as_ref()
+        .map(|result| (HaleInPlace::NAME, result));
     for (name, result) in [
         (Hale::NAME, &results.hale),
         (Floor::NAME, &results.floor),
         (Kameo::NAME, &results.kameo),
         (RactorSupervisor::NAME, &results.rsup),
-    ] {
+    ]
+    .into_iter()
+    .chain(in_place)
+    {
         match result {
             Ok(summary) => eprintln!(
                 "  {name:<18} {:<38} p50 {:>10}  p99 {:>10}  ({} rounds)",
@@ -107,6 +134,7 @@ pub(crate) async fn rows(quick: bool, otp: Option<&OtpFigures>) -> Vec<Row> {
         // On a worker thread, like the actors it drives.
         let Ok(Results {
             hale,
+            in_place,
             floor,
             kameo,
             rsup,
@@ -137,9 +165,31 @@ pub(crate) async fn rows(quick: bool, otp: Option<&OtpFigures>) -> Vec<Row> {
         if let (Some(hale), Some(floor)) = (seconds(&hale), seconds(&floor)) {
             row.ratio = ratio(hale, floor);
         }
-        (row.target, row.verdict, row.why) =
-            judge(&case, seconds(&hale), seconds(&floor), seconds(&kameo), otp_p50);
-        rows.push(row);
+        let medians = Medians {
+            hale: seconds(&hale),
+            floor: seconds(&floor),
+            kameo: seconds(&kameo),
+            otp: otp_p50,
+        };
+        (row.target, row.verdict, row.why) = judge(&case, medians);
+        if let Some(in_place) = &in_place {
+            let mut in_place_row = row.clone();
+            in_place_row.case = format!("{} in place p50 / p99", case.label());
+            in_place_row.cells[HALE] = cell(in_place);
+            in_place_row.ratio = match (seconds(in_place), seconds(&floor)) {
+                (Some(hale), Some(floor)) => ratio(hale, floor),
+                _ => "–".to_owned(),
+            };
+            let medians = Medians {
+                hale: seconds(in_place),
+                ..medians
+            };
+            (in_place_row.target, in_place_row.verdict, in_place_row.why) = judge_in_place(&case, medians);
+            rows.push(row);
+            rows.push(in_place_row);
+        } else {
+            rows.push(row);
+        }
     }
     rows
 }
@@ -161,24 +211,31 @@ on ractor is not faster than kameo. Matching kameo needs restart-in-place in rac
 the cell and mailbox of the dead incarnation), not a change in Hale; Hale itself is within \
 1.5× of the floor.";
 
-const WHY_OTP: &str = "Half of Erlang/OTP is below what ractor can do: the floor (no events, no \
-specs) is itself at about OTP's figure, because a ractor respawn costs ~3–4 µs of CPU per child (new \
-cell, channels and task, link, two supervision events, the kill's processing) where an Erlang \
-process costs ~1 µs, and the 2 workers are saturated by that work. Killing brutal-kill siblings \
-together instead of one at a time took a third off at 1000 children in a local experiment, but gives \
-up OTP's order (each sibling dead before the next is killed), so Hale keeps the order, as the floor \
-does; starting siblings concurrently was tried and gained nothing (the workers are already busy \
-spawning, and start order would be lost). Going below the floor needs a cheaper spawn or \
-restart-in-place in ractor.";
+const WHY_OTP: &str = "Half of Erlang/OTP is below what ractor can do: a ractor respawn costs \
+~3–4 µs of CPU per child (new cell, channels and task, link, two supervision events) where an \
+Erlang process costs ~1 µs, and the 2 workers are saturated by that work. Hale and the floor kill \
+brutal-kill siblings together (unlinked first, then all waited for), which takes the kills off the \
+critical path; what is left is the respawns, one after another in start order. Starting siblings \
+concurrently was tried and gained nothing (the workers are already busy spawning, and start order \
+would be lost). Going further needs a cheaper spawn or siblings reset in place.";
 
-/// The issue's targets for restart latency (p50), and why a miss is one.
-fn judge(
-    case: &Case,
+/// The p50s of one case, in seconds (OTP's: p50 and p99 in µs).
+#[derive(Clone, Copy)]
+struct Medians {
     hale: Option<f64>,
     floor: Option<f64>,
     kameo: Option<f64>,
     otp: Option<(f64, f64)>,
-) -> (String, Verdict, String) {
+}
+
+/// The issue's targets for restart latency (p50), and why a miss is one.
+fn judge(case: &Case, medians: Medians) -> (String, Verdict, String) {
+    let Medians {
+        hale,
+        floor,
+        kameo,
+        otp,
+    } = medians;
     let (Some(hale), Some(floor)) = (hale, floor) else {
         return ("–".to_owned(), Verdict::Unknown, String::new());
     };
@@ -218,12 +275,61 @@ fn judge(
     (target, verdict, why.join(" "))
 }
 
+const WHY_IN_PLACE_GROUP: &str = "In place keeps the failed child's mailbox, but a group \
+restart still stops every sibling by its shutdown rule and spawns it fresh (OTP's stop in \
+reverse, then start in order; a running sibling's mailbox goes with it), so a group restart \
+costs what a fresh one does: the respawns dominate. Resetting running siblings in place \
+would need a way to interrupt a wrapper between messages (ractor has no control channel \
+beside the mailbox), which is left for later.";
+
+const WHY_IN_PLACE_ONE: &str = "An in-place restart does no spawn (no cell, channels, task or \
+link), but it still goes through the supervisor's mailbox twice (the child's report, then \
+the resume and its answer) and emits three events (exit, in place, restart); kameo's \
+supervisor restarts without either.";
+
+/// The issue's targets for an in-place restart (p50): one_for_one at or
+/// below kameo and below the floor; a group at most half of OTP's figure.
+fn judge_in_place(case: &Case, medians: Medians) -> (String, Verdict, String) {
+    let (kameo, floor, otp) = (medians.kameo, medians.floor, medians.otp);
+    let Some(hale) = medians.hale else {
+        return ("–".to_owned(), Verdict::Unknown, String::new());
+    };
+    match case.strategy {
+        Strategy::OneForOne => {
+            let target = "≤ kameo, < floor".to_owned();
+            match (kameo, floor) {
+                (Some(kameo), Some(floor)) => {
+                    let met = hale <= kameo && hale < floor;
+                    let why = if met { "" } else { WHY_IN_PLACE_ONE };
+                    (target, Verdict::from_bool(met), why.to_owned())
+                }
+                _ => (target, Verdict::Unknown, String::new()),
+            }
+        }
+        Strategy::OneForAll | Strategy::RestForOne => {
+            let target = "≤ ½ OTP".to_owned();
+            match otp {
+                Some((otp_p50_us, _)) => {
+                    let met = hale <= 0.5 * otp_p50_us / 1e6;
+                    let why = if met { "" } else { WHY_IN_PLACE_GROUP };
+                    (target, Verdict::from_bool(met), why.to_owned())
+                }
+                None => (
+                    format!("{target} (no OTP figure)"),
+                    Verdict::Unknown,
+                    String::new(),
+                ),
+            }
+        }
+    }
+}
+
 /// The subcommand `solo SYSTEM STRATEGY CHILDREN CRASH ROUNDS`: one system,
 /// one case, nothing else running (for profilers).
 pub(crate) async fn solo(args: &[String]) -> Result<String, String> {
     let [system, strategy, children, crash, rounds] = args else {
         return Err(
-            "usage: solo hale|floor|kameo|rsup one_for_one|one_for_all|rest_for_one N error|kill ROUNDS"
+            "usage: solo hale|inplace|floor|kameo|rsup one_for_one|one_for_all|rest_for_one N error|kill ROUNDS"
                 .to_owned(),
         );
     };
@@ -248,6 +354,7 @@ pub(crate) async fn solo(args: &[String]) -> Result<String, String> {
     let summary = tokio::spawn(async move {
         match system.as_str() {
             "hale" => solo_run::<Hale>(case).await,
+            "inplace" => solo_run::<HaleInPlace>(case).await,
             "floor" => solo_run::<Floor>(case).await,
             "kameo" => solo_run::<Kameo>(case).await,
             "rsup" => solo_run::<RactorSupervisor>(case).await,

@@ -16,9 +16,10 @@ use crate::dynamic::DynamicChildId;
 use crate::events::{HealingEventKind, StopCause, StopOutcome};
 use crate::exit::ExitReason;
 use crate::health::{NodeHealth, RESTART_HISTORY};
+use crate::in_place::{FreshCause, Gone, InPlaceStart, Parked};
 use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
-use crate::shutdown::stop_child;
+use crate::shutdown::{Shutdown, stop_child};
 use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
 use crate::watchdog::{BeatMode, Heartbeat, Registration, Watch, Watchdog};
 
@@ -77,6 +78,10 @@ pub(crate) struct Child {
     backoff: Option<Box<BackoffState>>,
     /// The child's own restart window, for a child with its own limit.
     own_window: Option<Box<RestartWindow>>,
+    /// An in-place child that failed and waits for its restart.
+    parked: Option<Parked>,
+    /// Why an in-place child's next restart must spawn it fresh.
+    fresh_because: Option<FreshCause>,
 }
 
 impl Child {
@@ -99,6 +104,8 @@ impl Child {
             recent_restarts_ms: VecDeque::new(),
             backoff: None,
             own_window: None,
+            parked: None,
+            fresh_because: None,
         }
     }
 
@@ -146,8 +153,29 @@ impl Child {
             linger: Arc::clone(&linger),
             restarts: self.restarts + u32::from(kind == StartKind::Restart),
             incarnation: self.starts,
+            in_place: self.spec.restarts_in_place().then(|| InPlaceStart {
+                notice: host.park_notice.clone(),
+                sink: self.spec.in_place.sink.clone(),
+            }),
         };
-        let started = self.spec.start(ctx).await;
+        let mut resumed = false;
+        let started = match self.parked.take() {
+            Some(parked) => match parked.resume(heartbeat.clone(), self.starts).await {
+                Ok(outcome) => {
+                    resumed = true;
+                    outcome.map(StartOutcome::Started)
+                }
+                Err(Gone) => {
+                    // Killed while it waited: nothing left to resume.
+                    self.fresh_because = Some(FreshCause::Killed);
+                    self.spec.start(ctx).await
+                }
+            },
+            None => self.spec.start(ctx).await,
+        };
+        if resumed && started.is_err() {
+            self.fresh_because = Some(FreshCause::StartFailed);
+        }
         // Whatever the outcome, work the start function handed tokens to is
         // this child's to wait for.
         self.lingering = linger.take();
@@ -164,6 +192,7 @@ impl Child {
                 let event = match kind {
                     StartKind::Fresh => HealingEventKind::ChildStarted,
                     StartKind::Restart => {
+                        self.announce_restart_mode(host, resumed);
                         self.restarts += 1;
                         if self.recent_restarts_ms.len() == RESTART_HISTORY {
                             self.recent_restarts_ms.pop_front();
@@ -227,20 +256,39 @@ impl Child {
     /// has exited and the work it lingers on has ended (or declares it
     /// stuck); emits the outcome.
     pub(crate) async fn stop(&mut self, host: &Host, cause: StopCause) {
-        let Some(actor) = self.actor().cloned() else {
+        let Some(stopping) = self.begin_stop(host) else {
             return;
         };
+        let outcome = stopping.run().await;
+        self.end_stop(host, cause, outcome);
+    }
+
+    /// The first step of a stop, which needs the child: takes what must be
+    /// waited for. A brutal-kill child is unlinked here, as OTP's shutdown
+    /// unlinks before it kills: its exit is the supervisor's own doing, and
+    /// no exit report comes back to be handled and turned away.
+    pub(crate) fn begin_stop(&mut self, host: &Host) -> Option<Stopping> {
+        let actor = self.actor().cloned()?;
         // A slow shutdown is not a hang.
         self.unwatch();
-        let kill_wait = self.spec.kill_wait_bound();
-        let mut outcome = stop_child(&actor, self.spec.shutdown_rule(), kill_wait).await;
-        if outcome != StopOutcome::Stuck
-            && let Some(work) = self.lingering.take()
-            && !work.wait(kill_wait).await
-        {
-            outcome = StopOutcome::Stuck;
+        let shutdown = self.spec.shutdown_rule();
+        if shutdown == Shutdown::BrutalKill {
+            actor.unlink(host.supervisor.clone());
         }
+        Some(Stopping {
+            actor,
+            shutdown,
+            kill_wait: self.spec.kill_wait_bound(),
+            lingering: self.lingering.take(),
+        })
+    }
+
+    /// The last step of a stop: records it and emits its outcome.
+    pub(crate) fn end_stop(&mut self, host: &Host, cause: StopCause, outcome: StopOutcome) {
         self.set(Incarnation::Stopped);
+        if cause == StopCause::GroupRestart && self.spec.restarts_in_place() {
+            self.fresh_because = Some(FreshCause::GroupRestart);
+        }
         if outcome == StopOutcome::Stuck {
             report_stuck(host, &self.path);
         }
@@ -248,18 +296,60 @@ impl Child {
             .emit(&self.path, HealingEventKind::ChildStopped { cause, outcome });
     }
 
+    /// Whether this child is stopped by a kill, with no cleanup it could
+    /// observe its siblings from.
+    pub(crate) fn is_brutal_kill(&self) -> bool {
+        self.spec.shutdown_rule() == Shutdown::BrutalKill
+    }
+
     /// Records that the running incarnation exited by itself, and returns the
     /// reason to act on: `hung` if the watchdog flagged it, whatever ractor
     /// reported (a kill, or the `hung` stop it asked for). Work the
     /// incarnation lingers on and that has not ended yet is handed back, to
     /// be watched without holding the supervisor up.
-    pub(crate) fn exited(&mut self, reported: ExitReason) -> (ExitReason, Option<Lingering>) {
+    ///
+    /// An in-place child that failed hands over its `parked` actor, which
+    /// the next restart resumes; without one, that restart spawns it fresh.
+    pub(crate) fn exited(
+        &mut self,
+        reported: ExitReason,
+        parked: Option<Parked>,
+    ) -> (ExitReason, Option<Lingering>) {
         let hung = self.heartbeat.as_ref().is_some_and(Heartbeat::is_hung);
         let reason = if hung { ExitReason::Hung } else { reported };
+        if parked.is_none() && self.spec.restarts_in_place() {
+            self.fresh_because = Some(FreshCause::of_exit(&reason));
+        }
+        self.parked = parked;
         self.last_exit = Some(reason.clone());
         self.set(Incarnation::Stopped);
         let lingering = self.lingering.take().filter(|work| !work.ended());
         (reason, lingering)
+    }
+
+    /// Says how an in-place child is being restarted: on its own mailbox,
+    /// or fresh and why.
+    fn announce_restart_mode(&mut self, host: &Host, resumed: bool) {
+        let fresh_because = self.fresh_because.take();
+        if !self.spec.restarts_in_place() {
+            return;
+        }
+        let incarnation = self.starts;
+        let event = if resumed {
+            HealingEventKind::RestartedInPlace { incarnation }
+        } else {
+            HealingEventKind::FreshRestart {
+                cause: fresh_because.unwrap_or(FreshCause::Exited),
+                incarnation,
+            }
+        };
+        host.events.emit(&self.path, event);
+    }
+
+    /// Takes the parked actor of an in-place child that will not be
+    /// resumed: the caller releases it.
+    pub(crate) fn take_parked(&mut self) -> Option<Parked> {
+        self.parked.take()
     }
 
     /// The delay before the next restart, if the child has a backoff policy.
@@ -365,5 +455,29 @@ impl Child {
             dynamic_id,
             key,
         }
+    }
+}
+
+/// A stop in progress: what it waits for, owned, so that the stops of
+/// several brutal-kill siblings can run at once.
+pub(crate) struct Stopping {
+    actor: ActorCell,
+    shutdown: Shutdown,
+    kill_wait: Duration,
+    lingering: Option<Lingering>,
+}
+
+impl Stopping {
+    /// Stops the actor by its shutdown rule and waits until it has exited
+    /// and the work it lingers on has ended (or declares it stuck).
+    pub(crate) async fn run(self) -> StopOutcome {
+        let mut outcome = stop_child(&self.actor, self.shutdown, self.kill_wait).await;
+        if outcome != StopOutcome::Stuck
+            && let Some(work) = self.lingering
+            && !work.wait(self.kill_wait).await
+        {
+            outcome = StopOutcome::Stuck;
+        }
+        outcome
     }
 }

@@ -14,6 +14,7 @@ use crate::backoff::RestartBackoff;
 use crate::child::{Linger, LingerSlot};
 use crate::events::EventBus;
 use crate::exit::ExitReason;
+use crate::in_place::{DeadLetterSink, ErasedSink, IN_PLACE_DEFAULT, InPlaceStart};
 use crate::path::ChildPath;
 use crate::shutdown::Shutdown;
 use crate::spec::SpecError;
@@ -192,6 +193,8 @@ pub struct StartContext {
     pub(crate) restarts: u32,
     /// Which start of the child this is: 1 for the first.
     pub(crate) incarnation: u64,
+    /// Set when the child is to be started in place.
+    pub(crate) in_place: Option<InPlaceStart>,
 }
 
 impl fmt::Debug for StartContext {
@@ -281,6 +284,19 @@ pub struct ChildSpec {
     /// output), for the health snapshot.
     #[cfg(target_os = "linux")]
     pub(crate) process: Option<crate::process::ProcessView>,
+    /// Restart in place: asked for (or not), and where failed messages go.
+    pub(crate) in_place: InPlaceSetting,
+}
+
+/// A child spec's restart-in-place setting.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct InPlaceSetting {
+    /// `Some` when the spec says; otherwise [`IN_PLACE_DEFAULT`] decides.
+    pub(crate) asked: Option<bool>,
+    pub(crate) sink: Option<ErasedSink>,
+    /// The actor's message type, for a spec that can restart in place
+    /// (made by [`ChildSpec::actor`]).
+    pub(crate) message_type: Option<(std::any::TypeId, &'static str)>,
 }
 
 impl ChildSpec {
@@ -310,6 +326,7 @@ impl ChildSpec {
             validate_nested: None,
             #[cfg(target_os = "linux")]
             process: None,
+            in_place: InPlaceSetting::default(),
         }
     }
 
@@ -407,6 +424,70 @@ impl ChildSpec {
     pub fn restart_limit(mut self, max_restarts: u32, within: std::time::Duration) -> Self {
         self.restart_limit = Some((max_restarts, within));
         self
+    }
+
+    /// Restarts this actor child in place (`true`) or by a fresh spawn
+    /// (`false`); unset, [`IN_PLACE_DEFAULT`] decides. In place, a failure of
+    /// its handler keeps its mailbox: the messages queued behind the one it
+    /// failed on are handled after the restart, in order (see
+    /// [`in_place`](crate::in_place)). Only [`ChildSpec::actor`] children can
+    /// restart in place; asking it of another spec is a
+    /// [`SpecError::InPlaceNeedsActor`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_core::ChildSpec;
+    /// # use ractor::{Actor, ActorProcessingErr, ActorRef};
+    /// # #[derive(Clone)]
+    /// # struct Agent;
+    /// # impl Actor for Agent {
+    /// #     type Msg = String;
+    /// #     type State = ();
+    /// #     type Arguments = ();
+    /// #     async fn pre_start(&self, _: ActorRef<String>, _: ()) -> Result<(), ActorProcessingErr> { Ok(()) }
+    /// # }
+    ///
+    /// let spec = ChildSpec::actor("agent", Agent, ()).in_place(true);
+    /// assert!(spec.restarts_in_place());
+    /// ```
+    pub fn in_place(mut self, in_place: bool) -> Self {
+        self.in_place.asked = Some(in_place);
+        self
+    }
+
+    /// Restarts this actor child in place and hands the message each failure
+    /// happened on to `sink`, with the error and the child's path. The sink's
+    /// message type must be the actor's
+    /// ([`SpecError::DeadLetterType`] otherwise).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_core::{ChildSpec, DeadLetterSink};
+    /// # use ractor::{Actor, ActorProcessingErr, ActorRef};
+    /// # #[derive(Clone)]
+    /// # struct Agent;
+    /// # impl Actor for Agent {
+    /// #     type Msg = String;
+    /// #     type State = ();
+    /// #     type Arguments = ();
+    /// #     async fn pre_start(&self, _: ActorRef<String>, _: ()) -> Result<(), ActorProcessingErr> { Ok(()) }
+    /// # }
+    ///
+    /// let (sink, _letters) = DeadLetterSink::<String>::channel(64);
+    /// let spec = ChildSpec::actor("agent", Agent, ()).dead_letters(sink.keep_messages());
+    /// assert!(spec.restarts_in_place());
+    /// ```
+    pub fn dead_letters<M: Send + 'static>(mut self, sink: DeadLetterSink<M>) -> Self {
+        self.in_place.asked = Some(true);
+        self.in_place.sink = Some(sink.erase());
+        self
+    }
+
+    /// Whether this child restarts in place.
+    pub fn restarts_in_place(&self) -> bool {
+        self.in_place.message_type.is_some() && self.in_place.asked.unwrap_or(IN_PLACE_DEFAULT)
     }
 
     /// The child's own restart limit, if it has one.

@@ -1,11 +1,13 @@
 //! Convenience constructors for the common kinds of child.
 
+use std::any::TypeId;
 use std::error::Error;
 use std::future::Future;
 use std::sync::Arc;
 
 use ractor::Actor;
 
+use crate::in_place::{InPlace, InPlaceArgs, InPlaceLink};
 use crate::path::ChildPath;
 use crate::spec::{ChildKind, ChildSpec, DynamicSupervisorSpec, StartOutcome, SupervisorSpec};
 use crate::supervisor::{Blueprint, start_nested};
@@ -86,16 +88,37 @@ impl ChildSpec {
     /// An error or panic in the actor's `pre_start` is a start error; once
     /// `pre_start` returns the child counts as started, and a failure in
     /// `post_start` or any later handler is an exit like any other.
+    ///
+    /// With [`in_place`](Self::in_place) (or
+    /// [`dead_letters`](Self::dead_letters)) the actor runs inside Hale's
+    /// in-place wrapper instead: a failed handler is restarted on the same
+    /// mailbox (see [`in_place`](crate::in_place)).
     pub fn actor<A>(id: impl Into<String>, actor: A, args: A::Arguments) -> Self
     where
         A: Actor + Clone,
         A::Arguments: Clone + Sync,
     {
-        Self::new(id, move |ctx| {
+        let mut spec = Self::new(id, move |ctx| {
             let actor = actor.clone();
             let args = args.clone();
             async move {
-                let child = if ctx.per_message {
+                let child = if let Some(in_place) = ctx.in_place {
+                    let link = InPlaceLink {
+                        sink: in_place.sink.and_then(|sink| sink.typed::<A::Msg>()),
+                        path: ctx.path,
+                        events: ctx.events,
+                        notice: in_place.notice,
+                    };
+                    let args = InPlaceArgs {
+                        args,
+                        heartbeat: ctx.per_message.then_some(ctx.heartbeat),
+                        incarnation: ctx.incarnation,
+                    };
+                    Actor::spawn_linked(None, InPlace::new(actor, link), args, ctx.supervisor)
+                        .await?
+                        .0
+                        .get_cell()
+                } else if ctx.per_message {
                     let watched = PerMessage::new(actor, ctx.heartbeat);
                     Actor::spawn_linked(None, watched, args, ctx.supervisor)
                         .await?
@@ -109,7 +132,9 @@ impl ChildSpec {
                 };
                 Ok(StartOutcome::Started(child))
             }
-        })
+        });
+        spec.in_place.message_type = Some((TypeId::of::<A::Msg>(), std::any::type_name::<A::Msg>()));
+        spec
     }
 
     /// A nested supervisor, started from `spec` every time. Its id is the

@@ -61,6 +61,31 @@ pub enum SpecError {
         /// timeout` or `restart limit window`.
         setting: &'static str,
     },
+    /// Restart in place was asked of a child that is not an actor child
+    /// (only [`ChildSpec::actor`] children can be restarted in place).
+    #[error("supervisor `{supervisor}`: child `{child}`: only actor children can restart in place")]
+    InPlaceNeedsActor {
+        /// The supervisor.
+        supervisor: ChildPath,
+        /// The child.
+        child: String,
+    },
+    /// A child's dead-letter sink takes messages of another type than its
+    /// actor handles.
+    #[error(
+        "supervisor `{supervisor}`: child `{child}`: the dead-letter sink takes `{sink}`, \
+         but the actor handles `{actor}`"
+    )]
+    DeadLetterType {
+        /// The supervisor.
+        supervisor: ChildPath,
+        /// The child.
+        child: String,
+        /// The sink's message type.
+        sink: &'static str,
+        /// The actor's message type.
+        actor: &'static str,
+    },
     /// A child is significant but its supervisor's auto_shutdown is never.
     #[error(
         "supervisor `{supervisor}`: child `{child}` is significant, \
@@ -164,10 +189,32 @@ impl ChildSpec {
                 }
             }
         }
+        self.validate_in_place(supervisor)?;
         if let Some(validate_nested) = &self.validate_nested {
             validate_nested(supervisor)?;
         }
         Ok(())
+    }
+}
+
+impl ChildSpec {
+    fn validate_in_place(&self, supervisor: &ChildPath) -> Result<(), SpecError> {
+        let setting = &self.in_place;
+        match (setting.message_type, &setting.sink) {
+            (None, _) if setting.asked == Some(true) => Err(SpecError::InPlaceNeedsActor {
+                supervisor: supervisor.clone(),
+                child: self.id.clone(),
+            }),
+            (Some((actor, actor_name)), Some(sink)) if sink.message_type != actor => {
+                Err(SpecError::DeadLetterType {
+                    supervisor: supervisor.clone(),
+                    child: self.id.clone(),
+                    sink: sink.message_type_name,
+                    actor: actor_name,
+                })
+            }
+            _ => Ok(()),
+        }
     }
 }
 

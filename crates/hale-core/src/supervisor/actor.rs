@@ -140,7 +140,10 @@ impl Actor for SupervisorActor {
             SupervisorMsg::DelayedRestart(serial, generation) => {
                 state.delayed_restart(serial, generation).await
             }
-            SupervisorMsg::ChildGone(actor, reason) => state.on_exit(actor, reason).await,
+            SupervisorMsg::ChildGone(actor, reason) => state.on_exit(actor, reason, None).await,
+            SupervisorMsg::ChildParked(actor, reason, parked) => {
+                state.on_exit(actor, reason, Some(parked)).await
+            }
         };
         finish(flow, state);
         Ok(())
@@ -155,7 +158,7 @@ impl Actor for SupervisorActor {
         // Overrides ractor's default, which would stop the supervisor when
         // any child exits.
         if let Some((actor, reason)) = ExitReason::from_event(&event) {
-            let flow = state.on_exit(actor, reason).await;
+            let flow = state.on_exit(actor, reason, None).await;
             finish(flow, state);
         }
         Ok(())

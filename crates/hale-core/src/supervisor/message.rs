@@ -7,6 +7,7 @@ use crate::dynamic::{DynamicChildId, DynamicStart};
 use crate::error::ChildError;
 use crate::exit::ExitReason;
 use crate::health::NodeHealth;
+use crate::in_place::Parked;
 use crate::path::ChildPath;
 use crate::spec::ChildSpec;
 use crate::supervisor::Control;
@@ -55,4 +56,7 @@ pub(crate) enum SupervisorMsg {
     /// with this reason (`hung` when the watchdog gave up on a child that
     /// would not die; see [`ExitNotice`](crate::watchdog::ExitNotice)).
     ChildGone(ActorId, ExitReason),
+    /// An in-place child failed with this reason and waits, parked, for the
+    /// decision (see [`in_place`](crate::in_place)).
+    ChildParked(ActorId, ExitReason, Parked),
 }

@@ -32,6 +32,7 @@ use crate::error::{ChildError, SupervisorStartError};
 use crate::events::{EventBus, HealingEventKind, StopCause};
 use crate::exit::ExitReason;
 use crate::health::{NodeHealth, nested_health};
+use crate::in_place::Parked;
 use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
 use crate::spec::{AutoShutdown, ChildKind, ChildSpec, Restart, StartError, Strategy};
@@ -156,6 +157,7 @@ impl SupervisorState {
     /// Stops every running child: in reverse start order, one at a time, or
     /// for a dynamic supervisor all at once.
     pub(crate) async fn stop_all(&mut self) {
+        self.release_parked(None).await;
         if self.flavor.is_dynamic() {
             self.children.forget_all_actors();
             let host = &self.host;
@@ -173,8 +175,14 @@ impl SupervisorState {
 
     // ----- exits and restarts --------------------------------------------
 
-    /// A linked actor exited. Ignored unless it is a current child.
-    pub(crate) async fn on_exit(&mut self, actor: ActorId, reason: ExitReason) -> Flow {
+    /// A linked actor exited (or an in-place child failed and is `parked`).
+    /// Ignored unless it is a current child.
+    pub(crate) async fn on_exit(
+        &mut self,
+        actor: ActorId,
+        reason: ExitReason,
+        parked: Option<Parked>,
+    ) -> Flow {
         let Some(serial) = self.children.take_actor(actor) else {
             if self.host.watchdog.is(actor) {
                 // The watchdog is linked to the root and never exits before
@@ -189,7 +197,7 @@ impl SupervisorState {
         let Some(child) = self.children.get_mut(serial) else {
             return Flow::Continue;
         };
-        let (reason, lingering) = child.exited(reason);
+        let (reason, lingering) = child.exited(reason, parked);
         if let Some(work) = lingering {
             // Its actor is gone but work it started runs on (the watchdog
             // killed a task blocked in synchronous code): count it stuck if
@@ -216,6 +224,7 @@ impl SupervisorState {
         if will_restart {
             return self.restart(serial).await;
         }
+        self.release_parked(Some(serial)).await;
         // A dynamic child that is not restarted has no spec to keep.
         if temporary || self.flavor.is_dynamic() {
             self.remove(serial);
@@ -248,6 +257,7 @@ impl SupervisorState {
             .get_mut(serial)
             .and_then(|child| child.record_own_restart(now));
         if own == Some(false) {
+            self.release_parked(Some(serial)).await;
             self.give_up_on(serial);
             return Flow::Continue;
         }
@@ -556,6 +566,9 @@ impl SupervisorState {
         // A child whose restart was pending is stopped too; its retry is then
         // ignored.
         child.set(Incarnation::Stopped);
+        if let Some(parked) = child.take_parked() {
+            parked.release(child.spec.kill_wait_bound()).await;
+        }
         if child.spec.restart == Restart::Temporary || self.flavor.is_dynamic() {
             self.remove(serial);
         }
@@ -671,12 +684,79 @@ impl SupervisorState {
     }
 
     /// Stops the running children among `serials`, last first, each by its
-    /// shutdown rule, waiting for each to exit before the next.
+    /// shutdown rule, waiting for each to exit before the next (OTP's
+    /// order). Brutal-kill children next to each other in that order are
+    /// the exception: they are killed together and then all waited for,
+    /// since none runs cleanup that could see the order in which its
+    /// brutal-kill siblings die. A child with a shutdown timeout still finds
+    /// every later sibling gone and every earlier one running.
     async fn stop_serials(&mut self, serials: &[Serial], cause: StopCause) {
+        let mut brutal = Vec::new();
         for &serial in serials.iter().rev() {
+            let Some(child) = self.children.get(serial) else {
+                continue;
+            };
+            if child.actor().is_none() {
+                continue;
+            }
+            if child.is_brutal_kill() {
+                brutal.push(serial);
+                continue;
+            }
+            self.kill_together(&mut brutal, cause).await;
             self.children.forget_actor(serial);
             if let Some(child) = self.children.get_mut(serial) {
                 child.stop(&self.host, cause).await;
+            }
+        }
+        self.kill_together(&mut brutal, cause).await;
+    }
+
+    /// Kills the brutal-kill children `serials` (in reverse start order) all
+    /// at once, waits for all of them, and records their stops in that
+    /// order.
+    async fn kill_together(&mut self, serials: &mut Vec<Serial>, cause: StopCause) {
+        if serials.is_empty() {
+            return;
+        }
+        let mut stopping = Vec::with_capacity(serials.len());
+        for &serial in serials.iter() {
+            self.children.forget_actor(serial);
+            if let Some(stop) = self
+                .children
+                .get_mut(serial)
+                .and_then(|c| c.begin_stop(&self.host))
+            {
+                stopping.push((serial, stop));
+            }
+        }
+        let outcomes = join_all(
+            stopping
+                .into_iter()
+                .map(|(serial, stop)| async move { (serial, stop.run().await) }),
+        )
+        .await;
+        for (serial, outcome) in outcomes {
+            if let Some(child) = self.children.get_mut(serial) {
+                child.end_stop(&self.host, cause, outcome);
+            }
+        }
+        serials.clear();
+    }
+
+    /// Lets go of the parked in-place actors of the child `only` (or of
+    /// every child), which will not be resumed, and waits until each has
+    /// ended. They exited already as far as the tree is concerned.
+    async fn release_parked(&mut self, only: Option<Serial>) {
+        let serials = match only {
+            Some(serial) => vec![serial],
+            None => self.children.serials(),
+        };
+        for serial in serials {
+            if let Some(child) = self.children.get_mut(serial)
+                && let Some(parked) = child.take_parked()
+            {
+                parked.release(child.spec.kill_wait_bound()).await;
             }
         }
     }
