@@ -94,7 +94,7 @@ pub use error::{CallError, ChildError, SupervisorStartError};
 pub use events::{EventBus, EventStream, HealingEvent, HealingEventKind, StopCause, StopOutcome};
 pub use exit::ExitReason;
 pub use hale_util::{RecvError, TryRecvError};
-pub use health::{IntensityWindow, NodeHealth, RESTART_HISTORY};
+pub use health::{Concern, IntensityWindow, NodeHealth, RESTART_HISTORY};
 pub use in_place::{DeadLetterSink, FailedMessage};
 pub use job::{DeadLetter, JobError, JobHandle, JobTemplate};
 pub use path::ChildPath;
