@@ -162,6 +162,49 @@ pub enum HealingEventKind {
         /// Stuck tasks in this tree so far.
         stuck_total: u64,
     },
+    /// Tasks stuck in blocking code now hold every worker of the tokio
+    /// runtime but one (a multi-thread runtime; the path is the tree's
+    /// root). The next task that blocks stops everything in the runtime,
+    /// the watchdog and the supervisors included. Critical: the tree's root
+    /// is unready until enough of them end
+    /// ([`WorkersFreed`](Self::WorkersFreed)). Hale counts every stuck
+    /// task as holding one worker; it cannot see which thread each holds.
+    WorkersBlocked {
+        /// Stuck tasks whose blocking code still runs.
+        stuck: u64,
+        /// The runtime's worker threads.
+        workers: u64,
+    },
+    /// After [`WorkersBlocked`](Self::WorkersBlocked): enough stuck tasks
+    /// have ended that two workers or more are free again; the tree's root
+    /// is ready again (unless the watchdog is stalled).
+    WorkersFreed {
+        /// Stuck tasks whose blocking code still runs.
+        stuck: u64,
+        /// The runtime's worker threads.
+        workers: u64,
+    },
+    /// The watchdog could not run for longer than
+    /// [`STALL_BOUND`](crate::watchdog::STALL_BOUND) after one of its
+    /// deadlines came due: every worker of the runtime is held (by code
+    /// that blocks its thread, as a rule). Reported from the watchdog's
+    /// backstop thread, outside the runtime, about the tree's root, which
+    /// is unready until the watchdog runs again
+    /// ([`WatchdogResumed`](Self::WatchdogResumed)). Meanwhile no hung child
+    /// is found and no supervisor acts. Critical.
+    WatchdogStalled {
+        /// How long after its deadline the watchdog still had not run, in
+        /// ms.
+        stalled_ms: u64,
+    },
+    /// After [`WatchdogStalled`](Self::WatchdogStalled): the watchdog runs
+    /// again, and the tree's root is ready again (unless the workers are
+    /// still blocked).
+    WatchdogResumed {
+        /// How long the watchdog had not run, from its last run before the
+        /// stall, in ms.
+        silent_ms: u64,
+    },
     /// A functional probe ran against a child.
     ProbeResult {
         /// Whether it answered correctly.
@@ -204,7 +247,10 @@ pub enum HealingEventKind {
 impl HealingEventKind {
     fn tracing_level(&self) -> tracing::Level {
         match self {
-            Self::IntensityExceeded { .. } | Self::WatchdogExited { .. } => tracing::Level::ERROR,
+            Self::IntensityExceeded { .. }
+            | Self::WatchdogExited { .. }
+            | Self::WorkersBlocked { .. }
+            | Self::WatchdogStalled { .. } => tracing::Level::ERROR,
             Self::ChildExited { reason, .. } if !reason.is_normal() => tracing::Level::WARN,
             Self::StartFailed { .. }
             | Self::RestartFailed { .. }

@@ -72,6 +72,9 @@ mod exit;
 pub mod health;
 mod intensity;
 pub mod job;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_models;
 mod path;
 #[cfg(target_os = "linux")]
 pub mod process;
@@ -79,6 +82,7 @@ mod serde_ms;
 mod shutdown;
 pub mod spec;
 mod supervisor;
+mod sync;
 mod task;
 pub mod watchdog;
 
@@ -102,4 +106,4 @@ pub use spec::{
     StartFuture, StartOutcome, Strategy, SupervisorFlags, SupervisorSpec, TaskContext, TaskError,
 };
 pub use supervisor::{FOLLOW_WAIT, Supervisor, SupervisorRef};
-pub use watchdog::{BeatMode, Heartbeat, Probe, Watch, WatchdogCounts, WatchdogStats};
+pub use watchdog::{BeatMode, Heartbeat, Probe, STALL_BOUND, Watch, WatchdogCounts, WatchdogStats};

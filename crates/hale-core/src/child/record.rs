@@ -20,18 +20,21 @@ use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
 use crate::shutdown::stop_child;
 use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
-use crate::watchdog::{BeatMode, Heartbeat, Registration, Watch, Watchdog};
+use crate::watchdog::{BeatMode, Heartbeat, Registration, StuckWork, Watch, Watchdog};
 
 /// The reason given to a child that died before its supervisor could link
 /// it (a start function that spawned it unlinked): its true reason is lost,
 /// so it counts as abnormal.
 pub(crate) const EXITED_BEFORE_LINK: &str = "exited before its supervisor could link it";
 
-/// Counts a child whose work would not end, and says so.
-pub(crate) fn report_stuck(host: &Host, path: &ChildPath) {
+/// Counts a child whose work would not end, says so, and hands the work to
+/// the watchdog, which holds it until it ends (weighing the threads the
+/// stuck tasks hold against the runtime's workers).
+pub(crate) fn report_stuck(host: &Host, path: &ChildPath, work: StuckWork) {
     let stuck_total = host.watchdog.stats().record_stuck();
     host.events
         .emit(path, HealingEventKind::StuckTask { stuck_total });
+    host.watchdog.track_stuck(work);
 }
 
 /// Why a child is being started, which decides the event it gets.
@@ -223,15 +226,17 @@ impl Child {
         self.unwatch();
         let kill_wait = self.spec.kill_wait_bound();
         let mut outcome = stop_child(&actor, self.spec.shutdown_rule(), kill_wait).await;
-        if outcome != StopOutcome::Stuck
+        let mut stuck = (outcome == StopOutcome::Stuck).then(|| StuckWork::Actor(actor.clone()));
+        if stuck.is_none()
             && let Some(work) = self.lingering.take()
             && !work.wait(kill_wait).await
         {
             outcome = StopOutcome::Stuck;
+            stuck = Some(StuckWork::Lingering(work));
         }
         self.set(Incarnation::Stopped);
-        if outcome == StopOutcome::Stuck {
-            report_stuck(host, &self.path);
+        if let Some(work) = stuck {
+            report_stuck(host, &self.path, work);
         }
         host.events
             .emit(&self.path, HealingEventKind::ChildStopped { cause, outcome });

@@ -36,7 +36,7 @@ use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
 use crate::spec::{AutoShutdown, ChildKind, ChildSpec, Restart, StartError, Strategy};
 use crate::supervisor::{ChildAddress, Control, ExitSlot, SupervisorMsg};
-use crate::watchdog::Watchdog;
+use crate::watchdog::{StuckWork, Watchdog};
 
 /// What the supervisor does after handling one event.
 #[must_use]
@@ -201,7 +201,7 @@ impl SupervisorState {
             );
             self.tasks.spawn(async move {
                 if !work.wait(bound).await {
-                    report_stuck(&host, &path);
+                    report_stuck(&host, &path, StuckWork::Lingering(work));
                 }
             });
         }
@@ -642,7 +642,8 @@ impl SupervisorState {
             path: self.path.clone(),
             kind: ChildKind::Supervisor,
             state: ChildState::Running,
-            ready: true,
+            // The root is unready while the runtime is starved.
+            ready: self.host.watchdog.ready_at(&self.path),
             restarts: 0,
             last_exit: None,
             heartbeat_age_ms: None,

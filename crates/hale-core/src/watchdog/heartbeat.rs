@@ -1,7 +1,7 @@
 //! The heartbeat handle a watched child beats through.
 
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
