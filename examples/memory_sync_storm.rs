@@ -144,10 +144,27 @@ impl Syncs {
         };
         self.notes.bump(match outcome {
             Outcome::Completed => "syncs completed",
+            Outcome::Escalated => "syncs escalated when the tree gave up",
             _ => "syncs given up",
         });
         for item in items {
             self.ledger.settle(item, outcome);
+        }
+    }
+
+    /// Settles the requests of every sync still open as escalated: the
+    /// tree gave up (its root's intensity was exceeded), so they are the
+    /// operator's now, not lost.
+    fn escalate_open(&self) {
+        let open: Vec<u64> = self
+            .board()
+            .syncs
+            .iter()
+            .filter(|(_, state)| matches!(state, SyncState::Open(_)))
+            .map(|(&serial, _)| serial)
+            .collect();
+        for serial in open {
+            self.close(serial, Outcome::Escalated);
         }
     }
 
@@ -384,7 +401,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             item += 1;
         }
         naive_peak = naive_peak.max(naive_copies.len() as u64);
-        peak = peak.max(monitor.supervisor.count_children().await?.specs as u64);
+        match monitor.supervisor.count_children().await {
+            Ok(counts) => peak = peak.max(counts.specs as u64),
+            // Its parent is restarting it (the handle follows), or the whole
+            // tree gave up: the report says which.
+            Err(_) if root.count_children().await.is_err() => {
+                run.notes().add("the tree gave up at work item", item);
+                break;
+            }
+            Err(_) => run.notes().bump("ticks the sync supervisor was restarting"),
+        }
         tick += 1;
         tokio::time::sleep(TICK).await;
     }
@@ -393,6 +419,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // The last syncs finish (a restarting one may take a while).
     run.ledger().wait_settled(Duration::from_secs(300)).await;
+    if root.count_children().await.is_err() {
+        syncs.escalate_open();
+    }
     if let Some(killer) = killer {
         killer.abort();
     }

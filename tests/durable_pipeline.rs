@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/example.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,20 +16,8 @@ use hale_durable::{SqliteStore, Store, WorkflowStatus};
 
 const ITEMS: u64 = 400;
 
-/// The example's binary, next to this test's (`cargo test` builds the
-/// examples); built here when it is not.
 fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile = exe.parent().and_then(Path::parent).unwrap();
-    let path = profile.join("examples").join("document_pipeline");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "document_pipeline"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
+    support::example("document_pipeline")
 }
 
 fn count(line_start: &str, report: &str) -> u64 {

@@ -6,8 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/example.rs"]
+mod support;
+
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,20 +18,8 @@ use serde_json::Value;
 
 const ITEMS: &str = "60";
 
-/// The example's binary, next to this test's (`cargo test` builds the
-/// examples); built here when it is not.
 fn example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile = exe.parent().and_then(Path::parent).unwrap();
-    let path = profile.join("examples").join("document_pipeline");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "document_pipeline"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
+    support::example("document_pipeline")
 }
 
 /// Runs the example to its end (bounded) and returns its report.

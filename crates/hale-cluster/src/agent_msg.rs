@@ -93,7 +93,9 @@ pub(crate) enum Local {
         supervisor: ActorCell,
         timeout: Duration,
         stop_wait: Duration,
-        reply: RpcReplyPort<Result<Option<ActorCell>, RemoteError>>,
+        /// The stand-in and the node the child started on; `None` if its
+        /// start answered ignore.
+        reply: RpcReplyPort<Result<Option<(ActorCell, String)>, RemoteError>>,
     },
     /// A stand-in is being stopped by its supervisor: stop the child.
     StopRemote {

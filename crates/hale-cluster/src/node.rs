@@ -215,7 +215,9 @@ impl Node {
                     )
                     .await;
                 match answer {
-                    Ok(CallResult::Success(Ok(Some(stand_in)))) => Ok(StartOutcome::Started(stand_in)),
+                    Ok(CallResult::Success(Ok(Some((actor, node))))) => {
+                        Ok(StartOutcome::StartedOn { actor, node })
+                    }
                     Ok(CallResult::Success(Ok(None))) => Ok(StartOutcome::Ignore),
                     Ok(CallResult::Success(Err(error))) => Err(StartError::caused_by(error)),
                     _ => Err(StartError::caused_by(RemoteError::AgentGone)),

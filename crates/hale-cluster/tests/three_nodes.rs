@@ -73,6 +73,7 @@ fn remote_children_start_where_allowed_and_report_their_exits() {
     });
     assert!(healing["reason"].to_string().contains("boom"), "{healing}");
     assert_eq!(healing["will_restart"], false);
+    assert_eq!(healing["node"], "c", "the healing event says where the child ran");
     let placements = a.ask("placements");
     let nodes: Vec<(&str, &str)> = placements
         .as_array()

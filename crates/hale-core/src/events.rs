@@ -9,9 +9,10 @@
 //!   order; one that falls further behind is told how many it missed
 //!   ([`RecvError::Lagged`](hale_util::RecvError::Lagged)) and never slows
 //!   the supervisors (metrics, reports and audit trails are built on this);
-//! - to `tracing`, under the target `hale::healing`, at `warn` for abnormal
-//!   exits and failed restarts, `error` for a supervisor giving up, and `info`
-//!   otherwise.
+//! - to `tracing`, under the target `hale::healing`, at the level of what it
+//!   asks of a human ([`HealingEventKind::log_level`]): `ERROR` when one is
+//!   needed now, `WARN` when something was given up, `INFO` for healing at
+//!   work, `DEBUG` for the routine.
 //!
 //! A whole tree shares one bus: nested supervisors inherit their parent's.
 //!
@@ -28,6 +29,9 @@
 //! # }
 //! ```
 
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
 use serde::{Deserialize, Serialize};
 
 use crate::exit::ExitReason;
@@ -43,6 +47,10 @@ pub struct HealingEvent {
     pub path: ChildPath,
     /// What happened.
     pub kind: HealingEventKind,
+    /// The machine the child ran on, when that is another node than this
+    /// one (a `hale-cluster` remote child); `None` for local children.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// Why a supervisor stopped a child that was running.
@@ -245,25 +253,58 @@ pub enum HealingEventKind {
 }
 
 impl HealingEventKind {
-    fn tracing_level(&self) -> tracing::Level {
+    /// The level of the event's log line, by what it asks of the person on
+    /// call (docs/operations.md, "Log levels"):
+    ///
+    /// - `ERROR`: a human is needed now. A supervisor gave up (its
+    ///   intensity was exceeded), the watchdog is down or starved, a task
+    ///   is stuck in blocking code that no kill can end, or such tasks hold
+    ///   the runtime's workers.
+    /// - `WARN`: the tree healed around it but lost something a human may
+    ///   want to look at: a child given up on (its own restart limit, or a
+    ///   failure it is not restarted after), a failed start or restart, a
+    ///   functional probe that failed.
+    /// - `INFO`: healing at work: a crash that is being restarted, a hung
+    ///   child found and replaced, a starved runtime running again.
+    /// - `DEBUG`: the routine of a tree: starts, restarts, backoffs,
+    ///   removals, passing probes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_core::{ExitReason, HealingEventKind};
+    ///
+    /// let healed = HealingEventKind::ChildExited { reason: ExitReason::Failed("503".into()), will_restart: true };
+    /// assert_eq!(healed.log_level(), tracing::Level::INFO);
+    /// let gave_up = HealingEventKind::IntensityExceeded { intensity: 3, period_ms: 5_000 };
+    /// assert_eq!(gave_up.log_level(), tracing::Level::ERROR);
+    /// ```
+    pub fn log_level(&self) -> tracing::Level {
         match self {
             Self::IntensityExceeded { .. }
             | Self::WatchdogExited { .. }
             | Self::WorkersBlocked { .. }
-            | Self::WatchdogStalled { .. } => tracing::Level::ERROR,
-            Self::ChildExited { reason, .. } if !reason.is_normal() => tracing::Level::WARN,
-            Self::StartFailed { .. }
-            | Self::RestartFailed { .. }
-            | Self::HeartbeatMissed { .. }
-            | Self::HungKilled
+            | Self::WatchdogStalled { .. }
             | Self::StuckTask { .. }
-            | Self::RestartLimitReached { .. }
-            | Self::ProbeResult { passed: false, .. }
             | Self::ChildStopped {
                 outcome: StopOutcome::Stuck,
                 ..
-            } => tracing::Level::WARN,
-            _ => tracing::Level::INFO,
+            } => tracing::Level::ERROR,
+            Self::ChildExited {
+                reason,
+                will_restart: false,
+            } if !reason.is_normal() => tracing::Level::WARN,
+            Self::StartFailed { .. }
+            | Self::RestartFailed { .. }
+            | Self::RestartLimitReached { .. }
+            | Self::ProbeResult { passed: false, .. } => tracing::Level::WARN,
+            Self::ChildExited { reason, .. } if !reason.is_normal() => tracing::Level::INFO,
+            Self::HeartbeatMissed { .. }
+            | Self::HungStopRequested { .. }
+            | Self::HungKilled
+            | Self::WorkersFreed { .. }
+            | Self::WatchdogResumed { .. } => tracing::Level::INFO,
+            _ => tracing::Level::DEBUG,
         }
     }
 }
@@ -285,6 +326,10 @@ pub type EventStream = hale_util::EventStream<HealingEvent>;
 #[derive(Clone, Debug, Default)]
 pub struct EventBus {
     subscribers: hale_util::Broadcast<HealingEvent>,
+    /// The node of each child that runs on another machine, by path: every
+    /// event about it says where it ran. One entry per remote child, gone
+    /// when the child is removed.
+    placements: Arc<RwLock<HashMap<ChildPath, String>>>,
 }
 
 impl EventBus {
@@ -314,6 +359,7 @@ impl EventBus {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             subscribers: hale_util::Broadcast::with_capacity(capacity),
+            placements: Arc::default(),
         }
     }
 
@@ -339,7 +385,25 @@ impl EventBus {
             timestamp_ms: hale_util::unix_millis(),
             path: path.clone(),
             kind,
+            node: self.node_of(path),
         });
+    }
+
+    /// Records the node the child at `path` runs on (`None`: this one).
+    pub(crate) fn place(&self, path: &ChildPath, node: Option<String>) {
+        let mut placements = self.placements.write().unwrap_or_else(PoisonError::into_inner);
+        match node {
+            Some(node) => placements.insert(path.clone(), node),
+            None => placements.remove(path),
+        };
+    }
+
+    fn node_of(&self, path: &ChildPath) -> Option<String> {
+        let placements = self.placements.read().unwrap_or_else(PoisonError::into_inner);
+        if placements.is_empty() {
+            return None; // a tree with no remote child: the usual case
+        }
+        placements.get(path).cloned()
     }
 }
 
@@ -349,10 +413,12 @@ fn trace_event(path: &ChildPath, kind: &HealingEventKind) {
             tracing::event!(target: "hale::healing", $level, path = %path, event = ?kind)
         };
     }
-    match kind.tracing_level() {
+    // `tracing::event!` needs its level as a constant.
+    match kind.log_level() {
         tracing::Level::ERROR => at_level!(tracing::Level::ERROR),
         tracing::Level::WARN => at_level!(tracing::Level::WARN),
-        _ => at_level!(tracing::Level::INFO),
+        tracing::Level::INFO => at_level!(tracing::Level::INFO),
+        _ => at_level!(tracing::Level::DEBUG),
     }
 }
 
@@ -383,6 +449,7 @@ mod tests {
                 reason: ExitReason::Failed("boom".into()),
                 will_restart: true,
             },
+            node: None,
         };
         let json = serde_json::to_string(&event).unwrap();
         assert!(json.contains(r#""event":"child_exited""#), "{json}");

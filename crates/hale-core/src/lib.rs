@@ -97,7 +97,7 @@ pub use error::{CallError, ChildError, SupervisorStartError};
 pub use events::{EventBus, EventStream, HealingEvent, HealingEventKind, StopCause, StopOutcome};
 pub use exit::ExitReason;
 pub use hale_util::{RecvError, TryRecvError};
-pub use health::{IntensityWindow, NodeHealth, RESTART_HISTORY};
+pub use health::{Concern, IntensityWindow, NodeHealth, RESTART_HISTORY};
 pub use job::{DeadLetter, JobError, JobHandle, JobTemplate};
 pub use path::ChildPath;
 pub use shutdown::{KILL_CONFIRM_TIMEOUT, Shutdown};

@@ -60,7 +60,10 @@ impl Actor for TaskActor {
         myself: ActorRef<Self::Msg>,
         (ctx, linger): (TaskContext, Linger),
     ) -> Result<Self::State, ActorProcessingErr> {
-        let work = (self.run)(ctx);
+        // Progress reports from library code inside the body (retry loops,
+        // fallback chains) beat this incarnation's heartbeat.
+        let progress = ctx.heartbeat.progress();
+        let work = progress.scope((self.run)(ctx));
         let work = tokio::spawn(async move {
             let result = match AssertUnwindSafe(work).catch_unwind().await {
                 Ok(Ok(())) => Ok(()),

@@ -319,7 +319,11 @@ async fn poison_children_use_up_their_own_limits_and_never_their_siblings_window
     let rows = sup.which_children().await.unwrap();
     assert_eq!(rows.len(), 1, "given-up dynamic children are removed");
     assert_eq!(rows[0].dynamic_id, Some(healthy));
-    assert_eq!(sup.health().await.unwrap().intensity.map(|w| w.used), Some(0));
+    let health = sup.health().await.unwrap();
+    assert_eq!(health.intensity.map(|w| w.used), Some(0));
+    // Their restarts stay in the supervisor's statistics: 10 × 2.
+    assert_eq!(health.restarts_of_removed, 20);
+    assert!(health.is_healthy(), "{:?}", health.concerns());
     sup.stop(WAIT).await;
 }
 

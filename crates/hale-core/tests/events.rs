@@ -93,6 +93,7 @@ fn healing_events_serialize_to_json_and_back() {
             timestamp_ms: 1_700_000_000_000 + at as u64,
             path: path.clone(),
             kind,
+            node: None,
         };
         let json = serde_json::to_string(&event).unwrap();
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -107,5 +108,83 @@ fn healing_events_serialize_to_json_and_back() {
             event,
             "{json}"
         );
+    }
+}
+
+/// A child "on another machine": its start answers `StartedOn` with a
+/// local stand-in, as hale-cluster's remote children do.
+mod placed_elsewhere {
+    use std::time::Duration;
+
+    use hale_core::{ChildSpec, DynamicStart, DynamicSupervisor, DynamicSupervisorSpec, StartOutcome};
+    use ractor::{Actor, ActorProcessingErr, ActorRef};
+
+    use super::*;
+
+    struct StandIn;
+
+    impl Actor for StandIn {
+        type Msg = ();
+        type State = ();
+        type Arguments = ();
+
+        async fn pre_start(&self, _: ActorRef<()>, _: ()) -> Result<(), ActorProcessingErr> {
+            Ok(())
+        }
+    }
+
+    fn remote(id: &str, node: &'static str) -> ChildSpec {
+        ChildSpec::new(id, move |ctx| async move {
+            let (actor, _) = Actor::spawn_linked(None, StandIn, (), ctx.supervisor().clone())
+                .await
+                .map_err(hale_core::StartError::from)?;
+            Ok(StartOutcome::StartedOn {
+                actor: actor.get_cell(),
+                node: node.to_owned(),
+            })
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_child_on_another_node_carries_it_in_its_events_and_its_health() {
+        let jobs = DynamicSupervisor::start(DynamicSupervisorSpec::new("jobs"))
+            .await
+            .unwrap();
+        let mut events = jobs.subscribe();
+        let DynamicStart::Started(child) = jobs.start_child(remote("indexer", "node-b")).await.unwrap()
+        else {
+            panic!("started");
+        };
+        let started = events.recv().await.unwrap();
+        assert_eq!(
+            (started.kind, started.node.as_deref()),
+            (HealingEventKind::ChildStarted, Some("node-b"))
+        );
+        let health = jobs.health().await.unwrap();
+        assert_eq!(health.children[0].node.as_deref(), Some("node-b"));
+        assert_eq!(health.node, None, "the supervisor itself runs here");
+
+        // Killed there: the exit and the restart say where.
+        jobs.child_ref::<()>(child.id)
+            .await
+            .unwrap()
+            .current()
+            .unwrap()
+            .kill();
+        let exited = events.recv().await.unwrap();
+        assert!(matches!(exited.kind, HealingEventKind::ChildExited { .. }));
+        assert_eq!(exited.node.as_deref(), Some("node-b"));
+
+        // A local child's events carry no node.
+        let local = ChildSpec::task("local", |_ctx| async { Ok(()) });
+        jobs.start_child(local).await.unwrap();
+        let local_event = events
+            .wait_for(Duration::from_secs(5), |event| {
+                event.path.leaf().starts_with("local")
+            })
+            .await
+            .unwrap();
+        assert_eq!(local_event.node, None);
+        jobs.stop(Duration::from_secs(5)).await;
     }
 }

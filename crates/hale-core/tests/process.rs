@@ -777,3 +777,43 @@ async fn a_python_agent_over_its_memory_limit_fails_with_memory_error() {
     root.stop(WAIT).await;
     assert_all_reaped(&announced(&view)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_snapshot_shows_a_process_pid_and_kept_output() {
+    let dir = scratch("health");
+    let gate = dir.join("gate");
+    let command = script("waits_for.sh", [gate.to_str().unwrap(), "0"]);
+    let view = command.view();
+    let (root, mut events) = empty_root(SupervisorSpec::new("root")).await;
+    root.start_child(process("worker", command).restart(Restart::Transient))
+        .await
+        .unwrap();
+    output_line(&view, |text| text.starts_with("started")).await;
+    let pid = running_pid(&view).await;
+
+    let health = root.health().await.unwrap();
+    let node = health
+        .find("root/worker")
+        .expect("the process child is in the snapshot");
+    let shown = node.process.as_ref().expect("a process child shows its process");
+    assert_eq!(shown.pid, Some(pid));
+    assert_eq!(shown.started, 1);
+    assert!(
+        shown.output.iter().any(|line| line.text.starts_with("started")),
+        "{shown:?}"
+    );
+    // Serialized for /tree: the output travels with the node.
+    let json = serde_json::to_value(node).unwrap();
+    assert_eq!(json["process"]["pid"], pid);
+
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(exited(&mut events, "root/worker").await.0, ExitReason::Normal);
+    let after = root.health().await.unwrap();
+    let shown = after
+        .find("root/worker")
+        .and_then(|node| node.process.clone())
+        .unwrap();
+    assert_eq!(shown.pid, None, "no program runs after it exited");
+    assert_all_reaped(&[pid]).await;
+    root.stop(WAIT).await;
+}

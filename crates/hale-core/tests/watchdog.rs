@@ -196,7 +196,13 @@ async fn a_child_that_beats_slowly_but_within_its_timeout_is_left_alone() {
     })
     .restart(Restart::Transient)
     .watch(Watch::heartbeat(Duration::from_millis(100)));
-    let sup = Supervisor::start(SupervisorSpec::new("root").child(slow))
+    expect_finished_never_hung(slow, &done).await;
+}
+
+/// Runs `child` alone under a root and checks that it finished normally,
+/// never found hung.
+async fn expect_finished_never_hung(child: ChildSpec, done: &AtomicBool) {
+    let sup = Supervisor::start(SupervisorSpec::new("root").child(child))
         .await
         .unwrap();
     let mut events = sup.subscribe();
@@ -213,6 +219,74 @@ async fn a_child_that_beats_slowly_but_within_its_timeout_is_left_alone() {
     );
     assert!(done.load(Ordering::SeqCst));
     assert_eq!(sup.watchdog_counts().await.unwrap().hung, 0);
+}
+
+/// A task that spends `attempts` × 90 ms in a retry loop of a model that
+/// fails until the last attempt, never beating by hand.
+fn retrying_agent(id: &str, attempts: u32, finished: Arc<AtomicBool>) -> ChildSpec {
+    ChildSpec::task(id, move |_ctx| {
+        let finished = Arc::clone(&finished);
+        async move {
+            let retry = hale_resilience::RetryPolicy::builder("model")
+                .maximum_attempts(attempts)
+                .initial_interval(Duration::from_millis(1))
+                .maximum_interval(Duration::from_millis(1))
+                .build()
+                .unwrap();
+            let mut calls = 0;
+            retry
+                .call(|| {
+                    calls += 1;
+                    let last = calls == attempts;
+                    async move {
+                        tokio::time::sleep(Duration::from_millis(90)).await;
+                        if last { Ok(()) } else { Err("503".to_string()) }
+                    }
+                })
+                .await
+                .map_err(|error| error.to_string())?;
+            finished.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+    })
+    .restart(Restart::Transient)
+    .watch(Watch::heartbeat(Duration::from_millis(100)))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_in_a_long_retry_loop_beats_at_every_attempt_without_threading_its_heartbeat() {
+    let done = Arc::new(AtomicBool::new(false));
+    // 30 attempts of 90 ms: 2.7 s under a 100 ms heartbeat, never late.
+    expect_finished_never_hung(retrying_agent("agent", 30, Arc::clone(&done)), &done).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_longer_than_the_heartbeat_timeout_is_still_found_hung() {
+    let sup = Supervisor::start(
+        SupervisorSpec::new("root").intensity(100).child(
+            ChildSpec::task("agent", |_ctx| async {
+                let retry = hale_resilience::RetryPolicy::builder("model")
+                    .maximum_attempts(3)
+                    .build()
+                    .unwrap();
+                // One attempt that never ends: the loop cannot beat for it.
+                let _ = retry.call(std::future::pending::<Result<(), String>>).await;
+                Ok(())
+            })
+            .watch(Watch::heartbeat(Duration::from_millis(100))),
+        ),
+    )
+    .await
+    .unwrap();
+    let mut events = sup.subscribe();
+    let seen = events_until(&mut events, |e| {
+        matches!(e.kind, HealingEventKind::HeartbeatMissed { .. })
+    })
+    .await;
+    assert!(matches!(
+        kinds(&seen).last(),
+        Some(HealingEventKind::HeartbeatMissed { timeout_ms: 100, .. })
+    ));
 }
 
 #[tokio::test(start_paused = true)]

@@ -121,3 +121,28 @@ async fn a_reopened_store_keeps_its_rows_and_its_audit_chain() {
     let check = store.verify_audit().await.unwrap();
     assert_eq!((check.entries, check.is_intact()), (4, true));
 }
+
+#[tokio::test]
+async fn two_stores_on_one_file_append_to_one_audit_chain() {
+    // An engine shut down while its writes were in flight and the engine
+    // that replaces it (or two processes) share the file: each store's
+    // appends must follow the other's, not collide on a cached tail.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let first = SqliteStore::open(&path).await.unwrap();
+    let second = SqliteStore::open(&path).await.unwrap();
+    let append = |n: i64| {
+        vec![hale_durable::WriteOp::Audit(hale_durable::AuditDraft {
+            at_ms: n,
+            workflow_id: format!("wf-{n}"),
+            action: "step".into(),
+            detail: "{}".into(),
+        })]
+    };
+    for n in 0..20 {
+        let store = if n % 3 == 0 { &first } else { &second };
+        store.apply(append(n)).await.unwrap();
+    }
+    let check = second.verify_audit().await.unwrap();
+    assert_eq!((check.entries, check.is_intact()), (20, true), "{check:?}");
+}

@@ -96,10 +96,20 @@ pub struct TreeNode {
     pub last_exit: Option<String>,
     /// Whether that exit was abnormal (a crash, a kill, a hang).
     pub last_exit_abnormal: bool,
+    /// The machine it runs on, for a child on another node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     /// Milliseconds since its last heartbeat (watched children).
     pub heartbeat_age_ms: Option<u64>,
     /// For a supervisor: its restart-intensity window, when known.
     pub intensity: Option<IntensityView>,
+    /// For a supervisor: the restarts of the children it no longer holds.
+    #[serde(default)]
+    pub restarts_of_removed: u64,
+    /// For a process child: its pid, status and kept output lines.
+    #[cfg(target_os = "linux")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<hale_core::health::ProcessHealth>,
     /// Its children, in start order.
     pub children: Vec<TreeNode>,
 }
@@ -205,8 +215,12 @@ fn node(health: &NodeHealth, counts: &mut BTreeMap<String, u64>, unready: &mut u
             .last_exit
             .as_ref()
             .is_some_and(|reason| !reason.is_normal()),
+        node: health.node.clone(),
         heartbeat_age_ms: health.heartbeat_age_ms,
         intensity: health.intensity.map(IntensityView::from),
+        restarts_of_removed: health.restarts_of_removed,
+        #[cfg(target_os = "linux")]
+        process: health.process.clone(),
         children,
     }
 }

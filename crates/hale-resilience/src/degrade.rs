@@ -161,6 +161,8 @@ impl DegradableRun {
     where
         Fut: Future<Output = Result<T, E>>,
     {
+        // A supervised caller's heartbeat beats as each step begins.
+        hale_util::report_progress();
         work.await.map_err(|error| CriticalStepFailed {
             run: self.name.to_string(),
             step: step.to_owned(),
@@ -216,6 +218,7 @@ impl DegradableRun {
         D: FnOnce() -> T,
         Fut: Future<Output = Result<T, E>>,
     {
+        hale_util::report_progress();
         match work.await {
             Ok(value) => value,
             Err(error) => {

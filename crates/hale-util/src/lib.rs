@@ -10,6 +10,9 @@
 //! - [`millis`], [`unix_millis`], [`deadline_after`]: time arithmetic that
 //!   saturates instead of overflowing, whatever duration a user writes.
 //! - [`lock`]: a mutex lock that survives poisoning.
+//! - [`Progress`] and [`report_progress`]: progress beats that reach a
+//!   supervised child's heartbeat through library code (retry loops,
+//!   fallback chains) without threading the heartbeat through it.
 //!
 //! ```
 //! use hale_util::Broadcast;
@@ -23,9 +26,11 @@
 mod backoff;
 mod broadcast;
 mod lock;
+mod progress;
 mod time;
 
 pub use backoff::{Backoff, Jitter};
 pub use broadcast::{Broadcast, DEFAULT_CAPACITY, EventStream, MAX_CAPACITY, RecvError, TryRecvError};
 pub use lock::lock;
+pub use progress::{Progress, report_progress};
 pub use time::{deadline_after, millis, unix_millis};

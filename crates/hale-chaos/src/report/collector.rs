@@ -161,6 +161,7 @@ mod tests {
             timestamp_ms: 0,
             path: path.clone(),
             kind,
+            node: None,
         }
     }
 

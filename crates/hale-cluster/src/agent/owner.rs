@@ -23,7 +23,7 @@ use crate::wire::{Incarnation, Wire};
 /// The exit reason of a child whose host was declared down (Erlang's).
 pub(crate) const NOCONNECTION: &str = "noconnection";
 
-type StartReply = RpcReplyPort<Result<Option<ActorCell>, RemoteError>>;
+type StartReply = RpcReplyPort<Result<Option<(ActorCell, String)>, RemoteError>>;
 
 /// A start function's request.
 pub(crate) struct StartRequest {
@@ -185,7 +185,11 @@ impl AgentState {
                 return;
             }
         };
-        if request.reply.send(Ok(Some(proxy.get_cell()))).is_err() {
+        if request
+            .reply
+            .send(Ok(Some((proxy.get_cell(), from.name.clone()))))
+            .is_err()
+        {
             // The start function is gone (its supervisor stopped meanwhile).
             let _ = proxy.send_message(ProxyMsg::Exit(ExitReason::Shutdown(None)));
             self.send(&from.name, Wire::Kill { key, generation });
@@ -212,7 +216,7 @@ impl AgentState {
         from: &NodeId,
         key: &str,
         generation: u64,
-        answer: Result<Option<ActorCell>, RemoteError>,
+        answer: Result<Option<(ActorCell, String)>, RemoteError>,
     ) {
         match self.take_starting(from, key, generation) {
             Some(request) => {

@@ -69,6 +69,9 @@ pub(crate) struct Child {
     watching: Option<(Watchdog, u64)>,
     started_at: Instant,
     last_exit: Option<ExitReason>,
+    /// The node its latest incarnation ran on, when that was another
+    /// machine's (kept after an exit: the exit happened there).
+    node: Option<String>,
     /// When the supervisor last restarted it (Unix ms), newest last, at most
     /// [`RESTART_HISTORY`].
     recent_restarts_ms: VecDeque<u64>,
@@ -95,6 +98,7 @@ impl Child {
             watching: None,
             started_at: Instant::now(),
             last_exit: None,
+            node: None,
             recent_restarts_ms: VecDeque::new(),
             backoff: None,
             own_window: None,
@@ -150,8 +154,15 @@ impl Child {
         // Whatever the outcome, work the start function handed tokens to is
         // this child's to wait for.
         self.lingering = linger.take();
+        let started = started.map(|outcome| match outcome {
+            StartOutcome::Started(actor) => (Some(actor), None),
+            StartOutcome::StartedOn { actor, node } => (Some(actor), Some(node)),
+            StartOutcome::Ignore => (None, None),
+        });
         let (result, event) = match started {
-            Ok(StartOutcome::Started(actor)) => {
+            Ok((Some(actor), node)) => {
+                self.node = node;
+                host.events.place(&self.path, self.node.clone());
                 self.running(host, &actor, heartbeat);
                 let event = match kind {
                     StartKind::Fresh => HealingEventKind::ChildStarted,
@@ -168,7 +179,7 @@ impl Child {
                 };
                 (Ok(Some(actor)), event)
             }
-            Ok(StartOutcome::Ignore) => {
+            Ok((None, _)) => {
                 self.set(Incarnation::Stopped);
                 (Ok(None), HealingEventKind::ChildIgnored)
             }
@@ -310,6 +321,7 @@ impl Child {
             ready: self.actor().is_some() && heartbeat.is_none_or(Heartbeat::is_ready),
             restarts: self.restarts,
             last_exit: self.last_exit.clone(),
+            node: self.node.clone(),
             heartbeat_age_ms: self
                 .spec
                 .watch
@@ -318,6 +330,9 @@ impl Child {
                 .map(|beat| hale_util::millis(beat.age())),
             recent_restarts_ms: self.recent_restarts_ms.iter().copied().collect(),
             intensity: None,
+            #[cfg(target_os = "linux")]
+            process: self.spec.process.as_ref().map(crate::health::ProcessHealth::of),
+            restarts_of_removed: 0,
             children: Vec::new(),
         }
     }

@@ -31,6 +31,9 @@ pub(crate) struct ChildTable {
     by_actor: HashMap<ActorId, Serial>,
     /// Unique key → serial (a dynamic supervisor's unique children).
     by_key: HashMap<String, Serial>,
+    /// Restarts of the children removed so far: a dynamic supervisor's
+    /// statistics keep them after its per-request children are gone.
+    restarts_of_removed: u64,
 }
 
 impl ChildTable {
@@ -57,6 +60,7 @@ impl ChildTable {
     /// Removes a child and every index entry of it.
     pub(crate) fn remove(&mut self, serial: Serial) -> Option<Child> {
         let child = self.children.remove(&serial)?;
+        self.restarts_of_removed = self.restarts_of_removed.saturating_add(u64::from(child.restarts));
         if self.by_id.get(&child.spec.id) == Some(&serial) {
             self.by_id.remove(&child.spec.id);
         }
@@ -67,6 +71,11 @@ impl ChildTable {
             self.by_actor.remove(&actor.get_id());
         }
         Some(child)
+    }
+
+    /// How many restarts the children removed so far had, together.
+    pub(crate) fn restarts_of_removed(&self) -> u64 {
+        self.restarts_of_removed
     }
 
     pub(crate) fn get(&self, serial: Serial) -> Option<&Child> {

@@ -70,7 +70,29 @@ pub enum ChildRefError<M> {
 
 impl<M> ChildRefError<M> {
     /// The message that was not sent (`None` only for
-    /// [`Undeliverable`](Self::Undeliverable)).
+    /// [`Undeliverable`](Self::Undeliverable)), to send again or elsewhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use hale_core::{ChildSpec, HealingEventKind, Restart, Supervisor, SupervisorSpec};
+    ///
+    /// let root = Supervisor::start(SupervisorSpec::new("root")).await?;
+    /// let mut events = root.subscribe();
+    /// root.start_child(ChildSpec::task("done", |_ctx| async { Ok(()) }).restart(Restart::Transient)).await?;
+    /// events
+    ///     .wait_for(Duration::from_secs(5), |e| matches!(e.kind, HealingEventKind::ChildExited { .. }))
+    ///     .await;
+    /// let reference = root.child_ref::<String>("done").await?; // kept, but nothing runs
+    /// let error = reference.send("hello".to_owned()).unwrap_err();
+    /// assert_eq!(error.into_message().as_deref(), Some("hello"));
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn into_message(self) -> Option<M> {
         match self {
             Self::Restarting { message, .. }

@@ -116,6 +116,30 @@ impl<M: Message> ChildRef<M> {
     }
 
     /// The child's path.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use ractor::{Actor, ActorProcessingErr, ActorRef};
+    /// # #[derive(Clone)]
+    /// # struct Counter;
+    /// # impl Actor for Counter {
+    /// #     type Msg = u32;
+    /// #     type State = ();
+    /// #     type Arguments = ();
+    /// #     async fn pre_start(&self, _: ActorRef<u32>, _: ()) -> Result<(), ActorProcessingErr> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hale_core::{ChildSpec, Supervisor, SupervisorSpec};
+    ///
+    /// let root = Supervisor::start(SupervisorSpec::new("root").child(ChildSpec::actor("counter", Counter, ()))).await?;
+    /// let counter = root.child_ref::<u32>("counter").await?;
+    /// assert_eq!(counter.path().to_string(), "root/counter");
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn path(&self) -> &ChildPath {
         &self.path
     }

@@ -64,21 +64,75 @@ impl DynamicSupervisorRef {
     }
 
     /// The supervisor's path in its tree.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let root = hale_core::DynamicSupervisor::start(hale_core::DynamicSupervisorSpec::new("root")).await?;
+    /// assert_eq!(root.path().to_string(), "root");
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn path(&self) -> &ChildPath {
         self.target.path()
     }
 
-    /// The supervisor's actor.
+    /// The supervisor's actor (for ractor's own API: links, monitors).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let root = hale_core::DynamicSupervisor::start(hale_core::DynamicSupervisorSpec::new("root")).await?;
+    /// println!("supervisor actor {}", root.actor().get_id());
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn actor(&self) -> ActorCell {
         self.target.actor()
     }
 
-    /// The tree's event bus.
+    /// The tree's event bus (every supervisor of a tree shares it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let root = hale_core::DynamicSupervisor::start(hale_core::DynamicSupervisorSpec::new("root")).await?;
+    /// let mut events = root.events().subscribe();
+    /// assert!(events.try_recv().is_err(), "nothing happened since");
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn events(&self) -> &EventBus {
         self.target.events()
     }
 
     /// Subscribes to the tree's healing events from now on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use hale_core::{ChildSpec, DynamicSupervisor, DynamicSupervisorSpec, HealingEventKind};
+    ///
+    /// let jobs = DynamicSupervisor::start(DynamicSupervisorSpec::new("jobs")).await?;
+    /// let mut events = jobs.subscribe();
+    /// jobs.start_child(ChildSpec::task("job", |_ctx| async { Ok(()) })).await?;
+    /// let started = events.recv().await?;
+    /// assert_eq!(started.kind, HealingEventKind::ChildStarted);
+    /// # jobs.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn subscribe(&self) -> EventStream {
         self.target.events().subscribe()
     }
@@ -383,7 +437,9 @@ impl DynamicSupervisorRef {
         self.target.stop(limit).await
     }
 
-    /// Waits until the supervisor has exited and returns why.
+    /// Waits until the supervisor has exited and returns why. For a nested
+    /// one, the incarnation the handle last reached, as
+    /// [`SupervisorRef::wait`](crate::SupervisorRef::wait) says.
     ///
     /// # Cancel safety
     ///

@@ -60,8 +60,10 @@ impl ChildSpec {
         let id = id.into();
         command.validate(&id)?;
         let watch = command.watch.as_ref().map(|(watch, _)| watch.clone());
+        let view = command.view();
         let command = Arc::new(command);
-        let spec = Self::new(id, move |ctx| start(Arc::clone(&command), ctx));
+        let mut spec = Self::new(id, move |ctx| start(Arc::clone(&command), ctx));
+        spec.process = Some(view);
         Ok(match watch {
             Some(watch) => spec.watch(watch),
             None => spec,

@@ -61,6 +61,15 @@ pub enum ChildKind {
 pub enum StartOutcome {
     /// The child runs, linked to the supervisor.
     Started(ActorCell),
+    /// The child runs on another machine, named `node`, and `actor` (linked
+    /// to the supervisor) stands in for it here. The health snapshot and the
+    /// child's healing events carry the node (`hale-cluster` answers this).
+    StartedOn {
+        /// The local actor that stands in for the child.
+        actor: ActorCell,
+        /// The node the child runs on.
+        node: String,
+    },
     /// Nothing to run now (OTP's `ignore`): the spec is kept with no running
     /// child, or dropped for a temporary child.
     Ignore,
@@ -268,6 +277,10 @@ pub struct ChildSpec {
     pub(crate) on_given_up: Option<GivenUp>,
     /// Checks the subtree of a nested supervisor, given the parent's path.
     pub(crate) validate_nested: Option<NestedValidation>,
+    /// What a process child shows of itself (its pid, status and kept
+    /// output), for the health snapshot.
+    #[cfg(target_os = "linux")]
+    pub(crate) process: Option<crate::process::ProcessView>,
 }
 
 impl ChildSpec {
@@ -295,6 +308,8 @@ impl ChildSpec {
             restart_limit: None,
             on_given_up: None,
             validate_nested: None,
+            #[cfg(target_os = "linux")]
+            process: None,
         }
     }
 

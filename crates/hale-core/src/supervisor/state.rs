@@ -635,6 +635,7 @@ impl SupervisorState {
                 node.children = subtree.children;
                 node.state = subtree.state;
                 node.intensity = subtree.intensity;
+                node.restarts_of_removed = subtree.restarts_of_removed;
             }
             children.push(node);
         }
@@ -646,9 +647,13 @@ impl SupervisorState {
             ready: self.host.watchdog.ready_at(&self.path),
             restarts: 0,
             last_exit: None,
+            node: None,
             heartbeat_age_ms: None,
             recent_restarts_ms: Vec::new(),
             intensity: Some(self.window.snapshot(Instant::now())),
+            #[cfg(target_os = "linux")]
+            process: None,
+            restarts_of_removed: self.children.restarts_of_removed(),
             children,
         }
     }
@@ -682,6 +687,7 @@ impl SupervisorState {
     fn remove(&mut self, serial: Serial) {
         if let Some(child) = self.children.remove(serial) {
             self.host.events.emit(&child.path, HealingEventKind::ChildRemoved);
+            self.host.events.place(&child.path, None);
         }
     }
 

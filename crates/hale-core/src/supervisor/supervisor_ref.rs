@@ -71,16 +71,53 @@ impl SupervisorRef {
     }
 
     /// The supervisor's path in its tree.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let root = hale_core::Supervisor::start(hale_core::SupervisorSpec::new("root")).await?;
+    /// assert_eq!(root.path().to_string(), "root");
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn path(&self) -> &ChildPath {
         self.target.path()
     }
 
-    /// The supervisor's actor.
+    /// The supervisor's actor (for ractor's own API: links, monitors).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let root = hale_core::Supervisor::start(hale_core::SupervisorSpec::new("root")).await?;
+    /// println!("supervisor actor {}", root.actor().get_id());
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn actor(&self) -> ActorCell {
         self.target.actor()
     }
 
-    /// The tree's event bus.
+    /// The tree's event bus (every supervisor of a tree shares it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let root = hale_core::Supervisor::start(hale_core::SupervisorSpec::new("root")).await?;
+    /// let mut events = root.events().subscribe();
+    /// assert!(events.try_recv().is_err(), "nothing happened since");
+    /// # root.stop(std::time::Duration::from_secs(5)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn events(&self) -> &EventBus {
         self.target.events()
     }
@@ -589,6 +626,11 @@ impl SupervisorRef {
     /// [`stop`](Self::stop), `shutdown` after it gave up (intensity) or
     /// shut down automatically or was stopped by its parent, `killed` if it
     /// was killed.
+    ///
+    /// For a nested supervisor, whose parent may restart it, this waits for
+    /// the incarnation the handle last reached (by a call or when it was
+    /// made), so it returns at once if that one has already exited; the
+    /// handle's later calls reach the next incarnation.
     ///
     /// # Cancel safety
     ///

@@ -148,9 +148,16 @@ impl Target {
         self.control_or_last().await.stop(limit).await
     }
 
-    /// Waits for the running incarnation to exit (see [`Control::wait`]).
+    /// Waits for the incarnation this handle last reached to exit (see
+    /// [`Control::wait`]). Not the one that runs now: a caller that saw its
+    /// supervisor give up must learn how that one ended, even when the
+    /// parent has already started the next.
     pub(crate) async fn wait(&self) -> ExitReason {
-        self.control_or_last().await.wait().await
+        let last = match &self.kind {
+            Kind::Root(control) => control.clone(),
+            Kind::Nested { last, .. } => hale_util::lock(last).clone(),
+        };
+        last.wait().await
     }
 
     fn call_error(&self) -> CallError {

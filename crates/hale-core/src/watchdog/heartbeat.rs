@@ -1,11 +1,13 @@
 //! The heartbeat handle a watched child beats through.
 
-use crate::sync::{AtomicBool, AtomicU64, Ordering};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hale_util::Progress;
 use tokio::time::Instant;
 
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use crate::watchdog::coarse::CoarseClock;
 
 /// "Not inside a handler": the value of `busy_since_ms` between handlers.
@@ -83,6 +85,66 @@ impl Heartbeat {
     /// Records progress: the child is alive as of now.
     pub fn beat(&self) {
         self.cell.last_beat_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Runs `work` so that every progress report made inside it (by
+    /// [`hale_util::report_progress`]: the resilience crate's retry loops,
+    /// fallback chains and degradable runs report at each attempt, backoff
+    /// and alternative) beats this heartbeat. The way to stay alive through
+    /// a long resilience pipeline without threading the heartbeat through
+    /// its input type. A [`ChildSpec::task`](crate::ChildSpec::task) body
+    /// runs inside its incarnation's scope already.
+    ///
+    /// One attempt must still end within the watch's timeout (put a
+    /// `Timeout` below it): a report comes between attempts, not during one.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe exactly when `work` is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_core::Heartbeat;
+    /// use hale_resilience::RetryPolicy;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let heartbeat = Heartbeat::new();
+    /// let retry = RetryPolicy::builder("model").maximum_attempts(3).build().unwrap();
+    /// let mut calls = 0;
+    /// let answer = heartbeat
+    ///     .beating(retry.call(|| {
+    ///         calls += 1;
+    ///         let flaky = calls < 3;
+    ///         async move { if flaky { Err("503".to_string()) } else { Ok("done") } }
+    ///     }))
+    ///     .await;
+    /// assert_eq!(answer.unwrap(), "done");
+    /// assert!(heartbeat.age() < std::time::Duration::from_secs(1)); // beat at each attempt
+    /// # }
+    /// ```
+    pub async fn beating<F: Future>(&self, work: F) -> F::Output {
+        self.progress().scope(work).await
+    }
+
+    /// A [`Progress`] hook that beats this heartbeat, for scopes built by
+    /// hand (see [`beating`](Self::beating)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hale_core::Heartbeat;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let heartbeat = Heartbeat::new();
+    /// heartbeat.progress().scope(async { hale_util::report_progress() }).await;
+    /// # }
+    /// ```
+    pub fn progress(&self) -> Progress {
+        let heartbeat = self.clone();
+        Progress::new(move || heartbeat.beat())
     }
 
     /// Declares the child ready or not ready (e.g. while a dependency it

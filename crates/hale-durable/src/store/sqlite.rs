@@ -343,6 +343,10 @@ fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connection, Store
 struct Writer {
     connection: Connection,
     tail: (i64, String),
+    /// SQLite's `data_version` when `tail` was read: it changes only when
+    /// another connection commits, so an unchanged value means the cached
+    /// tail is still the chain's end.
+    data_version: i64,
     /// Each statement constant's SQLite form, by the constant's address.
     dialect: std::collections::HashMap<usize, String>,
 }
@@ -359,12 +363,21 @@ fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Writer, StoreErro
     }
     configure(&connection, options)?;
     migrate(&connection, &path.display().to_string())?;
+    let data_version = data_version(&connection)?;
     let tail = audit_tail(&connection)?;
     Ok(Writer {
         connection,
         tail,
+        data_version,
         dialect: std::collections::HashMap::new(),
     })
+}
+
+fn data_version(connection: &Connection) -> Result<i64, StoreError> {
+    connection
+        .prepare_cached("PRAGMA data_version")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .map_err(backend)
 }
 
 fn audit_tail(connection: &Connection) -> Result<(i64, String), StoreError> {
@@ -513,6 +526,17 @@ fn next_request(requests: &mut mpsc::Receiver<WriteRequest>) -> Option<WriteRequ
     }
 }
 
+/// Reads the audit tail again if another connection committed since it
+/// was read. Call it holding the write lock.
+fn refresh_tail(writer: &mut Writer) -> Result<(), StoreError> {
+    let version = data_version(&writer.connection)?;
+    if version != writer.data_version {
+        writer.tail = audit_tail(&writer.connection)?;
+        writer.data_version = version;
+    }
+    Ok(())
+}
+
 /// Commits one group; returns each request's result.
 fn commit(
     writer: &mut Writer,
@@ -520,11 +544,23 @@ fn commit(
     stmts: &mut Vec<Stmt>,
 ) -> Vec<Result<u64, StoreError>> {
     let alone = batch.len() == 1;
-    let tail_before = writer.tail.clone();
     if let Err(error) = run_cached(&writer.connection, "BEGIN IMMEDIATE") {
         let error = backend(error);
         return batch.iter().map(|_| Err(error.clone())).collect();
     }
+    // Another store on the same file (a process that shares it, or the
+    // store of an engine shut down while a write was in flight) may have
+    // appended to the audit chain since the tail was read: a cached tail
+    // would then collide on `seq` forever. Under the write lock, the tail is
+    // read again when another connection has committed meanwhile.
+    let appends = batch
+        .iter()
+        .any(|request| request.ops.iter().any(|op| matches!(op, WriteOp::Audit(_))));
+    if appends && let Err(error) = refresh_tail(writer) {
+        let _ = writer.connection.execute_batch("ROLLBACK");
+        return batch.iter().map(|_| Err(error.clone())).collect();
+    }
+    let tail_before = writer.tail.clone();
     let mut results = Vec::with_capacity(batch.len());
     for request in batch {
         if !alone && let Err(error) = writer.connection.execute_batch("SAVEPOINT request") {

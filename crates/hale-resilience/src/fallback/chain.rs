@@ -202,6 +202,8 @@ where
         bump(&shared.counters.calls);
         let mut failures: Vec<AlternativeFailure<E>> = Vec::new();
         for (index, alternative) in shared.alternatives.iter().enumerate() {
+            // A supervised caller's heartbeat beats as each alternative begins.
+            hale_util::report_progress();
             match (alternative.call)(input.clone()).await {
                 Ok(value) => {
                     bump(if index == 0 {

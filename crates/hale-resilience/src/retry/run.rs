@@ -4,6 +4,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
+use hale_util::report_progress;
 use tokio::time::{Instant, sleep, timeout_at};
 
 use super::policy::RetryPolicy;
@@ -129,6 +130,8 @@ impl RetryPolicy {
         loop {
             attempt = attempt.saturating_add(1);
             bump(&counters.attempts);
+            // A supervised caller's heartbeat beats at every attempt.
+            report_progress();
             let result = match (deadline_at, deadline) {
                 (Some(at), Some(budget)) => timeout_at(at, operation()).await.unwrap_or_else(|_| {
                     Err(ResilienceError::DeadlineExceeded {
@@ -186,6 +189,7 @@ impl RetryPolicy {
                 },
             );
             sleep(delay).await;
+            report_progress();
             previous_delay = Some(backoff);
         }
     }
