@@ -39,6 +39,28 @@
 //! [`WatchdogResumed`](crate::HealingEventKind::WatchdogResumed).
 //! `docs/supervision.md` ("Blocking in agents") says what to do instead.
 //!
+//! A runtime waits for its workers when it is dropped, so a process with a
+//! thread blocked for good would never exit. Stop the tree with a bound and
+//! shut the runtime down with one too:
+//!
+//! ```
+//! use std::time::Duration;
+//! use hale_core::{Supervisor, SupervisorSpec};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+//! runtime.block_on(async {
+//!     let root = Supervisor::start(SupervisorSpec::new("root")).await?;
+//!     // ... serve until asked to stop ...
+//!     root.stop(Duration::from_secs(10)).await;
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })?;
+//! // Blocked workers are not waited for past this bound.
+//! runtime.shutdown_timeout(Duration::from_secs(5));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! **Blocking work.** Run it under `tokio::task::spawn_blocking` and await
 //! the handle: the agent's handler then waits at an `.await`, where a kill
 //! can end it, while the blocking thread finishes on its own.
