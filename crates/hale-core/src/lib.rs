@@ -72,7 +72,7 @@ mod exit;
 pub mod health;
 mod intensity;
 pub mod job;
-#[cfg(loom)]
+#[cfg(hale_loom)]
 #[doc(hidden)]
 pub mod loom_models;
 mod path;

@@ -1,5 +1,5 @@
 //! The lock-free parts of hale-core, opened to the loom models
-//! (`tests/loom_watchdog.rs`). Built only under `--cfg loom`, where
+//! (`tests/loom_watchdog.rs`, `tests/loom_child_ref.rs`). Built only under `--cfg hale_loom`, where
 //! `src/sync.rs` gives these types loom's atomics; never part of the API.
 //!
 //! Each item here is the shipped code itself or a thin call into it, so a
@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+pub use crate::child_ref::refollow::LookupSlot;
 pub use crate::watchdog::Heartbeat;
 pub use crate::watchdog::pulse::{PulseSeen, WatchdogPulse};
 use crate::watchdog::{CoarseClock, CoarseTicks};

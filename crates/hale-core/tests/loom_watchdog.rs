@@ -5,14 +5,14 @@
 //! threads, and every value a relaxed load may return, is explored.
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" cargo test -p hale-core --release --test loom_watchdog
+//! RUSTFLAGS="--cfg hale_loom" cargo test -p hale-core --release --test loom_watchdog
 //! ```
 //!
 //! Not modelled, because nothing there is lock-free in Hale's own code: the
 //! backstop's deadline (a mutex and a condition variable) and the child-ref
 //! publisher (a tokio watch channel and a `Notify`, which tokio's own loom
 //! models cover).
-#![cfg(loom)]
+#![cfg(hale_loom)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use hale_core::loom_models::{

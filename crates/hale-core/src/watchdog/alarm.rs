@@ -148,7 +148,9 @@ impl Alarm {
 
     /// Has the backstop watch for `at` too.
     fn guard(&mut self, at: Instant) {
-        if let (Backstop::Pending, Some(stall)) = (&self.backstop, self.stall.take()) {
+        if matches!(self.backstop, Backstop::Pending)
+            && let Some(stall) = self.stall.take()
+        {
             self.backstop = match BackstopClock::spawn(self.watchdog.clone(), stall) {
                 Ok(clock) => Backstop::Running(clock),
                 Err(error) => {

@@ -110,7 +110,7 @@ use crate::path::ChildPath;
 use actor::WatchdogActor;
 pub(crate) use actor::{ExitNotice, Registration, WatchdogMsg};
 pub(crate) use coarse::CoarseClock;
-#[cfg(loom)]
+#[cfg(hale_loom)]
 pub(crate) use coarse::CoarseTicks;
 pub use heartbeat::Heartbeat;
 pub(crate) use per_message::PerMessage;

@@ -105,7 +105,7 @@ impl WatchdogPulse {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(hale_loom)))]
 mod tests {
     use super::*;
 

@@ -66,7 +66,7 @@ impl WorkerShare {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(hale_loom)))]
 mod tests {
     use super::*;
 
