@@ -142,6 +142,10 @@ impl LookupSlot {
 
     /// Gives back a slot this caller took.
     pub fn give_back(&self) {
-        self.taken.store(false, sync::Ordering::Release);
+        // A swap, not a store, though a store would do on any hardware:
+        // loom 0.7 lets a racing `swap` read past a plain store (it finds a
+        // slot left taken that no execution can leave), and this keeps the
+        // model of the shipped code exact. One lookup pays one more RMW.
+        self.taken.swap(false, sync::Ordering::AcqRel);
     }
 }
