@@ -197,6 +197,49 @@ pub enum HealingEventKind {
         /// Stuck tasks in this tree so far.
         stuck_total: u64,
     },
+    /// Tasks stuck in blocking code now hold every worker of the tokio
+    /// runtime but one (a multi-thread runtime; the path is the tree's
+    /// root). The next task that blocks stops everything in the runtime,
+    /// the watchdog and the supervisors included. Critical: the tree's root
+    /// is unready until enough of them end
+    /// ([`WorkersFreed`](Self::WorkersFreed)). Hale counts every stuck
+    /// task as holding one worker; it cannot see which thread each holds.
+    WorkersBlocked {
+        /// Stuck tasks whose blocking code still runs.
+        stuck: u64,
+        /// The runtime's worker threads.
+        workers: u64,
+    },
+    /// After [`WorkersBlocked`](Self::WorkersBlocked): enough stuck tasks
+    /// have ended that two workers or more are free again; the tree's root
+    /// is ready again (unless the watchdog is stalled).
+    WorkersFreed {
+        /// Stuck tasks whose blocking code still runs.
+        stuck: u64,
+        /// The runtime's worker threads.
+        workers: u64,
+    },
+    /// The watchdog could not run for longer than
+    /// [`STALL_BOUND`](crate::watchdog::STALL_BOUND) after one of its
+    /// deadlines came due: every worker of the runtime is held (by code
+    /// that blocks its thread, as a rule). Reported from the watchdog's
+    /// backstop thread, outside the runtime, about the tree's root, which
+    /// is unready until the watchdog runs again
+    /// ([`WatchdogResumed`](Self::WatchdogResumed)). Meanwhile no hung child
+    /// is found and no supervisor acts. Critical.
+    WatchdogStalled {
+        /// How long after its deadline the watchdog still had not run, in
+        /// ms.
+        stalled_ms: u64,
+    },
+    /// After [`WatchdogStalled`](Self::WatchdogStalled): the watchdog runs
+    /// again, and the tree's root is ready again (unless the workers are
+    /// still blocked).
+    WatchdogResumed {
+        /// How long the watchdog had not run, from its last run before the
+        /// stall, in ms.
+        silent_ms: u64,
+    },
     /// A functional probe ran against a child.
     ProbeResult {
         /// Whether it answered correctly.
@@ -241,14 +284,15 @@ impl HealingEventKind {
     /// call (docs/operations.md, "Log levels"):
     ///
     /// - `ERROR`: a human is needed now. A supervisor gave up (its
-    ///   intensity was exceeded), the watchdog is down, or a task is stuck
-    ///   in blocking code that no kill can end.
+    ///   intensity was exceeded), the watchdog is down or starved, a task
+    ///   is stuck in blocking code that no kill can end, or such tasks hold
+    ///   the runtime's workers.
     /// - `WARN`: the tree healed around it but lost something a human may
     ///   want to look at: a child given up on (its own restart limit, or a
     ///   failure it is not restarted after), a failed start or restart, a
     ///   functional probe that failed.
     /// - `INFO`: healing at work: a crash that is being restarted, a hung
-    ///   child found and replaced.
+    ///   child found and replaced, a starved runtime running again.
     /// - `DEBUG`: the routine of a tree: starts, restarts, backoffs,
     ///   removals, passing probes.
     ///
@@ -266,6 +310,8 @@ impl HealingEventKind {
         match self {
             Self::IntensityExceeded { .. }
             | Self::WatchdogExited { .. }
+            | Self::WorkersBlocked { .. }
+            | Self::WatchdogStalled { .. }
             | Self::StuckTask { .. }
             | Self::ChildStopped {
                 outcome: StopOutcome::Stuck,
@@ -282,9 +328,11 @@ impl HealingEventKind {
             | Self::ProbeResult { passed: false, .. } => tracing::Level::WARN,
             Self::MessageDeadLettered { .. } => tracing::Level::INFO,
             Self::ChildExited { reason, .. } if !reason.is_normal() => tracing::Level::INFO,
-            Self::HeartbeatMissed { .. } | Self::HungStopRequested { .. } | Self::HungKilled => {
-                tracing::Level::INFO
-            }
+            Self::HeartbeatMissed { .. }
+            | Self::HungStopRequested { .. }
+            | Self::HungKilled
+            | Self::WorkersFreed { .. }
+            | Self::WatchdogResumed { .. } => tracing::Level::INFO,
             _ => tracing::Level::DEBUG,
         }
     }

@@ -73,6 +73,9 @@ pub mod health;
 pub mod in_place;
 mod intensity;
 pub mod job;
+#[cfg(hale_loom)]
+#[doc(hidden)]
+pub mod loom_models;
 mod path;
 #[cfg(target_os = "linux")]
 pub mod process;
@@ -80,6 +83,7 @@ mod serde_ms;
 mod shutdown;
 pub mod spec;
 mod supervisor;
+mod sync;
 mod task;
 pub mod watchdog;
 
@@ -104,4 +108,4 @@ pub use spec::{
     StartFuture, StartOutcome, Strategy, SupervisorFlags, SupervisorSpec, TaskContext, TaskError,
 };
 pub use supervisor::{FOLLOW_WAIT, Supervisor, SupervisorRef};
-pub use watchdog::{BeatMode, Heartbeat, Probe, Watch, WatchdogCounts, WatchdogStats};
+pub use watchdog::{BeatMode, Heartbeat, Probe, STALL_BOUND, Watch, WatchdogCounts, WatchdogStats};

@@ -69,6 +69,10 @@ fn healing_events_serialize_to_json_and_back() {
         HealingEventKind::HungStopRequested { grace_ms: 500 },
         HealingEventKind::HungKilled,
         HealingEventKind::StuckTask { stuck_total: 1 },
+        HealingEventKind::WorkersBlocked { stuck: 1, workers: 2 },
+        HealingEventKind::WorkersFreed { stuck: 0, workers: 2 },
+        HealingEventKind::WatchdogStalled { stalled_ms: 1_010 },
+        HealingEventKind::WatchdogResumed { silent_ms: 3_000 },
         HealingEventKind::ProbeResult {
             passed: false,
             detail: Some("wrong answer".into()),

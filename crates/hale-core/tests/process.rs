@@ -488,7 +488,15 @@ async fn a_failed_restart_is_retried_by_otp_rules() {
     let command = ProcessCommand::new(&runnable).arg(&gate).arg("1").keep_output(50);
     let view = command.view();
     let (root, mut events) = empty_root(SupervisorSpec::new("root").intensity(2)).await;
-    root.start_child(process("job", command)).await.unwrap();
+    // A program file written a moment ago can fail to exec with "text file
+    // busy" (ETXTBSY) while another test's fork still holds the copy's
+    // write descriptor between its fork and exec: start again then.
+    let mut tries = 0;
+    while let Err(error) = root.start_child(process("job", command.clone())).await {
+        tries += 1;
+        assert!(tries < 50 && error.to_string().contains("busy"), "{error}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     output_line(&view, |text| text.starts_with("started")).await;
     std::fs::remove_file(&runnable).unwrap();
     std::fs::write(&gate, "").unwrap();

@@ -94,4 +94,10 @@ impl Lingering {
     pub(crate) async fn wait(&self, bound: Duration) -> bool {
         tokio::time::timeout(bound, self.0.closed()).await.is_ok()
     }
+
+    /// Waits, without a bound, for every token to drop: for work already
+    /// counted stuck, whose end the watchdog waits for.
+    pub(crate) async fn ended_wait(&self) {
+        self.0.closed().await;
+    }
 }

@@ -21,18 +21,21 @@ use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
 use crate::shutdown::{Shutdown, stop_child};
 use crate::spec::{ChildSpec, StartContext, StartError, StartOutcome};
-use crate::watchdog::{BeatMode, Heartbeat, Registration, Watch, Watchdog};
+use crate::watchdog::{BeatMode, Heartbeat, Registration, StuckWork, Watch, Watchdog};
 
 /// The reason given to a child that died before its supervisor could link
 /// it (a start function that spawned it unlinked): its true reason is lost,
 /// so it counts as abnormal.
 pub(crate) const EXITED_BEFORE_LINK: &str = "exited before its supervisor could link it";
 
-/// Counts a child whose work would not end, and says so.
-pub(crate) fn report_stuck(host: &Host, path: &ChildPath) {
+/// Counts a child whose work would not end, says so, and hands the work to
+/// the watchdog, which holds it until it ends (weighing the threads the
+/// stuck tasks hold against the runtime's workers).
+pub(crate) fn report_stuck(host: &Host, path: &ChildPath, work: StuckWork) {
     let stuck_total = host.watchdog.stats().record_stuck();
     host.events
         .emit(path, HealingEventKind::StuckTask { stuck_total });
+    host.watchdog.track_stuck(work);
 }
 
 /// Why a child is being started, which decides the event it gets.
@@ -259,8 +262,8 @@ impl Child {
         let Some(stopping) = self.begin_stop(host) else {
             return;
         };
-        let outcome = stopping.run().await;
-        self.end_stop(host, cause, outcome);
+        let stopped = stopping.run().await;
+        self.end_stop(host, cause, stopped);
     }
 
     /// The first step of a stop, which needs the child: takes what must be
@@ -284,13 +287,18 @@ impl Child {
     }
 
     /// The last step of a stop: records it and emits its outcome.
-    pub(crate) fn end_stop(&mut self, host: &Host, cause: StopCause, outcome: StopOutcome) {
+    pub(crate) fn end_stop(
+        &mut self,
+        host: &Host,
+        cause: StopCause,
+        (outcome, stuck): (StopOutcome, Option<StuckWork>),
+    ) {
         self.set(Incarnation::Stopped);
         if cause == StopCause::GroupRestart && self.spec.restarts_in_place() {
             self.fresh_because = Some(FreshCause::GroupRestart);
         }
-        if outcome == StopOutcome::Stuck {
-            report_stuck(host, &self.path);
+        if let Some(work) = stuck {
+            report_stuck(host, &self.path, work);
         }
         host.events
             .emit(&self.path, HealingEventKind::ChildStopped { cause, outcome });
@@ -469,15 +477,18 @@ pub(crate) struct Stopping {
 
 impl Stopping {
     /// Stops the actor by its shutdown rule and waits until it has exited
-    /// and the work it lingers on has ended (or declares it stuck).
-    pub(crate) async fn run(self) -> StopOutcome {
-        let mut outcome = stop_child(&self.actor, self.shutdown, self.kill_wait).await;
-        if outcome != StopOutcome::Stuck
-            && let Some(work) = self.lingering
-            && !work.wait(self.kill_wait).await
-        {
-            outcome = StopOutcome::Stuck;
+    /// and the work it lingers on has ended, or declares it stuck and hands
+    /// back what is stuck (for the watchdog to hold until it returns).
+    pub(crate) async fn run(self) -> (StopOutcome, Option<StuckWork>) {
+        let outcome = stop_child(&self.actor, self.shutdown, self.kill_wait).await;
+        if outcome == StopOutcome::Stuck {
+            return (outcome, Some(StuckWork::Actor(self.actor)));
         }
-        outcome
+        match self.lingering {
+            Some(work) if !work.wait(self.kill_wait).await => {
+                (StopOutcome::Stuck, Some(StuckWork::Lingering(work)))
+            }
+            _ => (outcome, None),
+        }
     }
 }

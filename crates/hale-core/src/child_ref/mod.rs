@@ -12,7 +12,7 @@
 //! up to a bound you give, and then sends.
 
 mod child_ref_error;
-mod refollow;
+pub(crate) mod refollow;
 
 use std::borrow::Cow;
 use std::fmt;

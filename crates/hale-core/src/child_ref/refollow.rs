@@ -11,6 +11,8 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::sync;
+
 use crate::child::Subscription;
 use crate::error::ChildError;
 use crate::supervisor::{ChildAddress, SupervisorMsg, Target};
@@ -32,7 +34,7 @@ pub(crate) struct Refollow {
     /// The newest record found, once the first one was gone.
     latest: Mutex<Option<Subscription>>,
     /// One lookup in flight at a time.
-    looking: AtomicBool,
+    looking: LookupSlot,
     /// The child's supervisor no longer has it: nothing to follow.
     gone: AtomicBool,
 }
@@ -43,7 +45,7 @@ impl Refollow {
             parent,
             id,
             latest: Mutex::new(None),
-            looking: AtomicBool::new(false),
+            looking: LookupSlot::new(),
             gone: AtomicBool::new(false),
         }
     }
@@ -93,18 +95,57 @@ impl Refollow {
     /// Starts a lookup in the background unless one runs; for the
     /// non-async paths (`send`, `current`).
     pub(crate) fn lookup_soon(self: &std::sync::Arc<Self>) {
-        if self.looking.swap(true, Ordering::AcqRel) {
+        if !self.looking.take() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.looking.store(false, Ordering::Release);
+            self.looking.give_back();
             return;
         };
         let refollow = std::sync::Arc::clone(self);
         // Bounded: one call, at most one in flight per reference family.
         runtime.spawn(async move {
             refollow.lookup().await;
-            refollow.looking.store(false, Ordering::Release);
+            refollow.looking.give_back();
         });
+    }
+}
+
+/// The right to run the one background lookup of a reference family: taken
+/// without a lock by whichever caller gets there first, given back when its
+/// lookup ends. `tests/loom_child_ref.rs` checks that it is never held twice
+/// and never lost.
+#[derive(Debug)]
+pub struct LookupSlot {
+    taken: sync::AtomicBool,
+}
+
+impl Default for LookupSlot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LookupSlot {
+    /// A free slot.
+    pub fn new() -> Self {
+        Self {
+            taken: sync::AtomicBool::new(false),
+        }
+    }
+
+    /// Takes the slot: `true` if it was free (the caller runs the lookup
+    /// and gives the slot back after), `false` if a lookup runs already.
+    pub fn take(&self) -> bool {
+        !self.taken.swap(true, sync::Ordering::AcqRel)
+    }
+
+    /// Gives back a slot this caller took.
+    pub fn give_back(&self) {
+        // A swap, not a store, though a store would do on any hardware:
+        // loom 0.7 lets a racing `swap` read past a plain store (it finds a
+        // slot left taken that no execution can leave), and this keeps the
+        // model of the shipped code exact. One lookup pays one more RMW.
+        self.taken.swap(false, sync::Ordering::AcqRel);
     }
 }

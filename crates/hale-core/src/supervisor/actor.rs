@@ -46,7 +46,7 @@ impl Actor for SupervisorActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         let watchdog = match args.watchdog {
             Some(watchdog) => watchdog,
-            None => Watchdog::spawn(myself.get_cell(), args.events.clone()).await?,
+            None => Watchdog::spawn(myself.get_cell(), args.path.clone(), args.events.clone()).await?,
         };
         let (flavor, window, specs) = match args.blueprint {
             Blueprint::Static(spec) => (

@@ -37,7 +37,7 @@ use crate::intensity::RestartWindow;
 use crate::path::ChildPath;
 use crate::spec::{AutoShutdown, ChildKind, ChildSpec, Restart, StartError, Strategy};
 use crate::supervisor::{ChildAddress, Control, ExitSlot, SupervisorMsg};
-use crate::watchdog::Watchdog;
+use crate::watchdog::{StuckWork, Watchdog};
 
 /// What the supervisor does after handling one event.
 #[must_use]
@@ -209,7 +209,7 @@ impl SupervisorState {
             );
             self.tasks.spawn(async move {
                 if !work.wait(bound).await {
-                    report_stuck(&host, &path);
+                    report_stuck(&host, &path, StuckWork::Lingering(work));
                 }
             });
         }
@@ -656,7 +656,8 @@ impl SupervisorState {
             path: self.path.clone(),
             kind: ChildKind::Supervisor,
             state: ChildState::Running,
-            ready: true,
+            // The root is unready while the runtime is starved.
+            ready: self.host.watchdog.ready_at(&self.path),
             restarts: 0,
             last_exit: None,
             node: None,
@@ -736,9 +737,9 @@ impl SupervisorState {
                 .map(|(serial, stop)| async move { (serial, stop.run().await) }),
         )
         .await;
-        for (serial, outcome) in outcomes {
+        for (serial, stopped) in outcomes {
             if let Some(child) = self.children.get_mut(serial) {
-                child.end_stop(&self.host, cause, outcome);
+                child.end_stop(&self.host, cause, stopped);
             }
         }
         serials.clear();

@@ -11,6 +11,11 @@
 //! watching a handler is stamped with the tree's coarse clock, which this
 //! actor advances (`coarse.rs`); a handler is judged from the latest moment
 //! it can have begun, so it is never declared hung early.
+//!
+//! Every run moves the watchdog's pulse (`pulse.rs`), which its backstop
+//! thread reads to tell a starved watchdog from an idle one, and the
+//! watchdog holds the tasks counted stuck until they end, weighing them
+//! against the runtime's workers (`stuck.rs`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -25,11 +30,12 @@ use tokio::time::Instant;
 use crate::events::{EventBus, HealingEventKind};
 use crate::exit::{ExitReason, HUNG};
 use crate::path::ChildPath;
-use crate::watchdog::alarm::Alarm;
+use crate::watchdog::alarm::{Alarm, StallReport};
 use crate::watchdog::coarse::{CoarseClock, CoarseTicks};
 use crate::watchdog::due::{Due, DueBuckets};
 use crate::watchdog::heartbeat::Heartbeat;
 use crate::watchdog::spec::{BeatMode, Watch};
+use crate::watchdog::stuck::{StuckWork, WorkerShare};
 use crate::watchdog::{WatchdogStats, run_probe};
 
 /// Tells a supervisor that a child it supervises exited in a way ractor will
@@ -52,6 +58,19 @@ pub(crate) enum WatchdogMsg {
     Watch(u64, Box<Registration>),
     Unwatch(u64),
     Tick,
+    /// A task was counted stuck: hold it until it ends.
+    Stuck(Box<StuckWork>),
+    /// A stuck task's blocking code returned.
+    StuckEnded,
+}
+
+/// What a watchdog starts from.
+pub(crate) struct WatchdogArgs {
+    pub(crate) events: EventBus,
+    pub(crate) stats: Arc<WatchdogStats>,
+    pub(crate) clock: CoarseClock,
+    /// The tree's root, which reports about the whole runtime are about.
+    pub(crate) root: ChildPath,
 }
 
 pub(crate) struct WatchdogActor;
@@ -68,8 +87,16 @@ struct Entry {
 }
 
 pub(crate) struct WatchdogState {
+    myself: ActorRef<WatchdogMsg>,
     events: EventBus,
     stats: Arc<WatchdogStats>,
+    root: ChildPath,
+    /// When the watchdog last ran, for how long a stall kept it silent.
+    last_ran: Instant,
+    /// Tasks counted stuck whose blocking code still runs.
+    stuck_now: u64,
+    /// The runtime's workers (`None` on a current-thread runtime).
+    share: Option<WorkerShare>,
     watched: HashMap<u64, Registration>,
     due: DueBuckets<Entry>,
     alarm: Alarm,
@@ -93,17 +120,28 @@ const COARSE_STEPS_PER_TIMEOUT: u32 = 20;
 impl Actor for WatchdogActor {
     type Msg = WatchdogMsg;
     type State = WatchdogState;
-    type Arguments = (EventBus, Arc<WatchdogStats>, CoarseClock);
+    type Arguments = WatchdogArgs;
 
     async fn pre_start(
         &self,
         myself: ActorRef<WatchdogMsg>,
-        (events, stats, clock): Self::Arguments,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(WatchdogState {
-            alarm: Alarm::new(myself),
+        WatchdogArgs {
             events,
             stats,
+            clock,
+            root,
+        }: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let stall = StallReport::new(Arc::clone(&stats), events.clone(), root.clone());
+        Ok(WatchdogState {
+            alarm: Alarm::new(myself.clone(), stall),
+            myself,
+            events,
+            stats,
+            root,
+            last_ran: Instant::now(),
+            stuck_now: 0,
+            share: WorkerShare::of_current_runtime(),
             watched: HashMap::new(),
             due: DueBuckets::new(Instant::now()),
             ticks: CoarseTicks::new(clock),
@@ -119,6 +157,7 @@ impl Actor for WatchdogActor {
         message: WatchdogMsg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        state.pulse();
         state.reap();
         match message {
             WatchdogMsg::Watch(id, registration) => state.watch(id, *registration),
@@ -129,6 +168,11 @@ impl Actor for WatchdogActor {
                 state.alarm.fired();
                 state.check_due();
             }
+            WatchdogMsg::Stuck(work) => state.hold_stuck(*work),
+            WatchdogMsg::StuckEnded => {
+                state.stuck_now = state.stuck_now.saturating_sub(1);
+                state.weigh_workers();
+            }
         }
         state.schedule_tick();
         Ok(())
@@ -136,6 +180,55 @@ impl Actor for WatchdogActor {
 }
 
 impl WatchdogState {
+    /// Counts this run on the pulse; if the backstop found the watchdog
+    /// stalled meanwhile, says it runs again.
+    fn pulse(&mut self) {
+        let now = Instant::now();
+        if self.stats.pulse.ran() {
+            let silent = now.saturating_duration_since(self.last_ran);
+            self.events.emit(
+                &self.root,
+                HealingEventKind::WatchdogResumed {
+                    silent_ms: hale_util::millis(silent),
+                },
+            );
+        }
+        self.last_ran = now;
+    }
+
+    /// Holds a task counted stuck until its blocking code returns.
+    fn hold_stuck(&mut self, work: StuckWork) {
+        self.stuck_now += 1;
+        let myself = self.myself.clone();
+        self.tasks.spawn(async move {
+            work.ended().await;
+            // Fails only while the watchdog is stopping.
+            let _ = myself.send_message(WatchdogMsg::StuckEnded);
+            None
+        });
+        self.weigh_workers();
+    }
+
+    /// Reports the runtime starved when the stuck tasks that still run hold
+    /// all its workers but one, and freed when they no longer do.
+    fn weigh_workers(&mut self) {
+        self.stats.stuck_now.store(self.stuck_now, Ordering::Relaxed);
+        let Some(share) = self.share else {
+            return;
+        };
+        let starved = share.starved_by(self.stuck_now);
+        if self.stats.workers_blocked.swap(starved, Ordering::Relaxed) == starved {
+            return;
+        }
+        let (stuck, workers) = (self.stuck_now, share.workers);
+        let kind = if starved {
+            HealingEventKind::WorkersBlocked { stuck, workers }
+        } else {
+            HealingEventKind::WorkersFreed { stuck, workers }
+        };
+        self.events.emit(&self.root, kind);
+    }
+
     /// Forgets the tasks that finished (their probes may run again).
     fn reap(&mut self) {
         while let Some(finished) = self.tasks.try_join_next() {
@@ -297,6 +390,7 @@ impl WatchdogState {
         );
         let events = self.events.clone();
         let stats = Arc::clone(&self.stats);
+        let myself = self.myself.clone();
         self.tasks.spawn(async move {
             events.emit(
                 &path,
@@ -317,6 +411,8 @@ impl WatchdogState {
             let stuck_total = stats.record_stuck();
             events.emit(&path, HealingEventKind::StuckTask { stuck_total });
             exit_notice(actor.get_id(), ExitReason::Hung);
+            // Fails only while the watchdog is stopping.
+            let _ = myself.send_message(WatchdogMsg::Stuck(Box::new(StuckWork::Actor(actor))));
             None
         });
     }

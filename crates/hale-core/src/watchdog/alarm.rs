@@ -21,6 +21,13 @@
 //!
 //! The thread is spawned on the first deadline, so a tree that watches
 //! nothing has none. It ends with the watchdog.
+//!
+//! The same thread notices when the watchdog itself cannot run: every
+//! worker held by children blocked in synchronous code. After it ticks, it
+//! looks at the watchdog's pulse ([`WatchdogPulse`]) once more
+//! [`STALL_BOUND`] later; if the watchdog has not run since, it reports the
+//! stall from outside the runtime (a `WatchdogStalled` event, and the tree's
+//! root turns unready), where a blocked runtime cannot silence it.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant as StdInstant};
@@ -31,7 +38,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::events::{EventBus, HealingEventKind};
+use crate::path::ChildPath;
+use crate::watchdog::WatchdogStats;
 use crate::watchdog::actor::WatchdogMsg;
+use crate::watchdog::pulse::{PulseSeen, STALL_BOUND, WatchdogPulse};
 
 /// How late a tick may be before the backstop sends one: the most a stalled
 /// timer adds to finding a hang, and the backstop's wake-up period.
@@ -51,6 +62,36 @@ pub(crate) struct Alarm {
     /// instead of spawning and aborting a task each time.
     timer: JoinHandle<()>,
     backstop: Backstop,
+    /// Handed to the backstop thread when it is spawned.
+    stall: Option<StallReport>,
+}
+
+/// How the backstop reports a watchdog that could not run: the pulse it
+/// reads, and where the report goes.
+pub(crate) struct StallReport {
+    stats: Arc<WatchdogStats>,
+    events: EventBus,
+    /// The tree's root, which the report is about.
+    root: ChildPath,
+}
+
+impl StallReport {
+    pub(crate) fn new(stats: Arc<WatchdogStats>, events: EventBus, root: ChildPath) -> Self {
+        Self { stats, events, root }
+    }
+
+    fn pulse(&self) -> &WatchdogPulse {
+        &self.stats.pulse
+    }
+
+    fn report(&self, stalled: Duration) {
+        self.events.emit(
+            &self.root,
+            HealingEventKind::WatchdogStalled {
+                stalled_ms: hale_util::millis(stalled),
+            },
+        );
+    }
 }
 
 enum Backstop {
@@ -63,7 +104,7 @@ enum Backstop {
 
 impl Alarm {
     /// An alarm for `watchdog`, with a backstop if its runtime needs one.
-    pub(crate) fn new(watchdog: ActorRef<WatchdogMsg>) -> Self {
+    pub(crate) fn new(watchdog: ActorRef<WatchdogMsg>, stall: StallReport) -> Self {
         let multi_thread = Handle::try_current()
             .map(|runtime| runtime.runtime_flavor() == RuntimeFlavor::MultiThread)
             .unwrap_or(false);
@@ -79,6 +120,7 @@ impl Alarm {
             } else {
                 Backstop::Unneeded
             },
+            stall: Some(stall),
         }
     }
 
@@ -106,8 +148,10 @@ impl Alarm {
 
     /// Has the backstop watch for `at` too.
     fn guard(&mut self, at: Instant) {
-        if matches!(self.backstop, Backstop::Pending) {
-            self.backstop = match BackstopClock::spawn(self.watchdog.clone()) {
+        if matches!(self.backstop, Backstop::Pending)
+            && let Some(stall) = self.stall.take()
+        {
+            self.backstop = match BackstopClock::spawn(self.watchdog.clone(), stall) {
                 Ok(clock) => Backstop::Running(clock),
                 Err(error) => {
                     tracing::warn!(target: "hale::watchdog", %error, "no backstop thread: a worker blocked in a child can stall the watchdog's timer");
@@ -162,6 +206,17 @@ impl Drop for Alarm {
 struct BackstopClock {
     state: Mutex<BackstopState>,
     changed: Condvar,
+    stall: StallReport,
+}
+
+/// A tick the backstop sent for an overdue deadline, until the watchdog's
+/// pulse shows it ran.
+#[derive(Clone, Copy)]
+struct Unanswered {
+    /// The deadline it was sent for: the watchdog should have run then.
+    due: StdInstant,
+    sent: StdInstant,
+    seen: PulseSeen,
 }
 
 #[derive(Default)]
@@ -171,14 +226,17 @@ struct BackstopState {
     /// Until when the thread sleeps (`None`: until told), so that arming
     /// wakes it only when it would otherwise look too late.
     sleeping_until: Option<StdInstant>,
+    /// The earliest tick the watchdog has not run since.
+    unanswered: Option<Unanswered>,
     closed: bool,
 }
 
 impl BackstopClock {
-    fn spawn(watchdog: ActorRef<WatchdogMsg>) -> std::io::Result<Arc<Self>> {
+    fn spawn(watchdog: ActorRef<WatchdogMsg>, stall: StallReport) -> std::io::Result<Arc<Self>> {
         let clock = Arc::new(Self {
             state: Mutex::new(BackstopState::default()),
             changed: Condvar::new(),
+            stall,
         });
         let shared = Arc::clone(&clock);
         std::thread::Builder::new()
@@ -218,31 +276,58 @@ impl BackstopClock {
     }
 
     /// The thread's loop: sleep until the armed deadline is overdue by the
-    /// slack; if it still is then, tick.
+    /// slack, and tick if it still is then; a tick the watchdog has not run
+    /// since within [`STALL_BOUND`] is reported as a stall.
     fn run(&self, watchdog: &ActorRef<WatchdogMsg>) {
+        let pulse = self.stall.pulse();
         let mut state = self.lock();
         loop {
             if state.closed {
                 return;
             }
-            let Some(due) = state.due else {
+            let now = StdInstant::now();
+            if let Some(tick) = state.unanswered {
+                if pulse.has_run_since(tick.seen) {
+                    state.unanswered = None;
+                } else if now >= tick.sent + STALL_BOUND {
+                    // Reported once per stall: the watchdog's next run
+                    // clears the mark (and says it runs again).
+                    state.unanswered = None;
+                    if pulse.mark_stalled(tick.seen) {
+                        drop(state);
+                        self.stall.report(now.saturating_duration_since(tick.due));
+                        state = self.lock();
+                    }
+                    continue;
+                }
+            }
+            let tick_at = state.due.map(|due| due + BACKSTOP_SLACK);
+            let stall_at = state.unanswered.map(|tick| tick.sent + STALL_BOUND);
+            let Some(wake_at) = [tick_at, stall_at].into_iter().flatten().min() else {
                 state.sleeping_until = None;
                 state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
                 continue;
             };
-            let overdue_at = due + BACKSTOP_SLACK;
-            let now = StdInstant::now();
-            if now < overdue_at {
-                state.sleeping_until = Some(overdue_at);
+            if now < wake_at {
+                state.sleeping_until = Some(wake_at);
                 state = self
                     .changed
-                    .wait_timeout(state, overdue_at - now)
+                    .wait_timeout(state, wake_at - now)
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
                 continue;
             }
-            // The runtime's timer did not tick in time: tick from here.
-            state.due = None;
+            // Not the stall check (handled above), so the deadline is
+            // overdue: the runtime's timer did not tick in time. Tick from
+            // here, and note the pulse first, so that handling this very
+            // tick counts as a run since.
+            let Some(due) = state.due.take() else {
+                continue;
+            };
+            let seen = pulse.seen();
+            state
+                .unanswered
+                .get_or_insert(Unanswered { due, sent: now, seen });
             drop(state);
             if watchdog.send_message(WatchdogMsg::Tick).is_err() {
                 // The watchdog is gone.
@@ -261,8 +346,14 @@ mod tests {
     use tokio::sync::mpsc;
     use tokio::time::Instant;
 
-    use super::{Alarm, BACKSTOP_SLACK, Backstop, BackstopClock};
+    use std::sync::Arc;
+
+    use super::{Alarm, BACKSTOP_SLACK, Backstop, BackstopClock, StallReport};
+    use crate::events::{EventBus, HealingEventKind};
+    use crate::path::ChildPath;
+    use crate::watchdog::WatchdogStats;
     use crate::watchdog::actor::WatchdogMsg;
+    use crate::watchdog::pulse::STALL_BOUND;
 
     /// Stands in for the watchdog: reports when each tick arrives.
     struct TickCounter;
@@ -301,10 +392,18 @@ mod tests {
 
     const BOUND: Duration = Duration::from_secs(10);
 
+    /// A stall report on a pulse no watchdog moves, and its events.
+    fn stall_report() -> (StallReport, Arc<WatchdogStats>, EventBus) {
+        let stats = Arc::new(WatchdogStats::default());
+        let events = EventBus::new();
+        let report = StallReport::new(Arc::clone(&stats), events.clone(), ChildPath::root("root"));
+        (report, stats, events)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_a_multi_thread_runtime_the_timer_ticks_with_a_backstop_behind_it() {
         let (watchdog, mut ticks) = counter().await;
-        let mut alarm = Alarm::new(watchdog.clone());
+        let mut alarm = Alarm::new(watchdog.clone(), stall_report().0);
         assert!(
             matches!(alarm.backstop, Backstop::Pending),
             "no thread before a deadline"
@@ -329,7 +428,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_backstop_ticks_when_a_deadline_goes_overdue() {
         let (watchdog, mut ticks) = counter().await;
-        let clock = BackstopClock::spawn(watchdog.clone()).unwrap();
+        let clock = BackstopClock::spawn(watchdog.clone(), stall_report().0).unwrap();
         let start = Instant::now();
         // Armed and never disarmed, as when the runtime's timer has stalled.
         clock.arm((start + Duration::from_millis(20)).into_std());
@@ -342,7 +441,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_backstop_stays_quiet_while_ticks_come_in_time() {
         let (watchdog, mut ticks) = counter().await;
-        let clock = BackstopClock::spawn(watchdog.clone()).unwrap();
+        let clock = BackstopClock::spawn(watchdog.clone(), stall_report().0).unwrap();
         clock.arm(StdInstant::now() + Duration::from_millis(20));
         // The timer's tick was handled well before the deadline was overdue.
         clock.disarm();
@@ -356,7 +455,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_dropped_alarm_never_ticks() {
         let (watchdog, mut ticks) = counter().await;
-        let mut alarm = Alarm::new(watchdog.clone());
+        let mut alarm = Alarm::new(watchdog.clone(), stall_report().0);
         alarm.set(Instant::now() + Duration::from_millis(50));
         drop(alarm);
         // Past its time and the backstop's slack, with room for a late thread.
@@ -365,10 +464,54 @@ mod tests {
         watchdog.stop(None);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tick_the_watchdog_never_runs_for_is_reported_as_a_stall_once() {
+        let (watchdog, mut ticks) = counter().await;
+        let (report, stats, events) = stall_report();
+        let mut stream = events.subscribe();
+        let clock = BackstopClock::spawn(watchdog.clone(), report).unwrap();
+        let start = StdInstant::now();
+        clock.arm(start + Duration::from_millis(20));
+        // The stand-in gets the tick but, like a starved watchdog, never
+        // moves the pulse.
+        tokio::time::timeout(BOUND, ticks.recv()).await.unwrap().unwrap();
+        let event = tokio::time::timeout(BOUND, stream.recv()).await.unwrap().unwrap();
+        assert!(start.elapsed() >= STALL_BOUND);
+        let HealingEventKind::WatchdogStalled { stalled_ms } = event.kind else {
+            panic!("{event:?}");
+        };
+        assert!(stalled_ms >= u64::try_from(STALL_BOUND.as_millis()).unwrap());
+        assert_eq!(event.path.to_string(), "root");
+        assert!(stats.pulse.is_stalled());
+        assert!(stats.starved(), "the root is unready meanwhile");
+        // The watchdog's next run clears the mark, and says so.
+        assert!(stats.pulse.ran());
+        assert!(!stats.pulse.is_stalled());
+        clock.close();
+        watchdog.stop(None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tick_the_watchdog_runs_for_is_no_stall() {
+        let (watchdog, mut ticks) = counter().await;
+        let (report, stats, events) = stall_report();
+        let mut stream = events.subscribe();
+        let clock = BackstopClock::spawn(watchdog.clone(), report).unwrap();
+        clock.arm(StdInstant::now() + Duration::from_millis(20));
+        tokio::time::timeout(BOUND, ticks.recv()).await.unwrap().unwrap();
+        stats.pulse.ran();
+        // Past the stall bound, with room for a late thread.
+        tokio::time::sleep(STALL_BOUND + Duration::from_millis(300)).await;
+        assert!(stream.try_recv().is_err());
+        assert!(!stats.pulse.is_stalled());
+        clock.close();
+        watchdog.stop(None);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn on_a_current_thread_runtime_the_timer_alone_ticks_on_its_clock() {
         let (watchdog, mut ticks) = counter().await;
-        let mut alarm = Alarm::new(watchdog.clone());
+        let mut alarm = Alarm::new(watchdog.clone(), stall_report().0);
         let start = Instant::now();
         alarm.set(start + Duration::from_secs(60));
         alarm.set(start + Duration::from_secs(5));

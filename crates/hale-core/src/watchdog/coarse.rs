@@ -15,9 +15,9 @@
 //! Judging a handler by that upper bound never declares it hung early; at
 //! most it finds it one step late.
 
+use crate::sync::{AtomicU64, Ordering};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::time::Instant;
 

@@ -2,13 +2,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hale_util::Progress;
-
 use tokio::time::Instant;
 
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
 use crate::watchdog::coarse::CoarseClock;
 
 /// "Not inside a handler": the value of `busy_since_ms` between handlers.
