@@ -189,8 +189,12 @@ impl Child {
         });
         let (result, event) = match started {
             Ok((Some(actor), node)) => {
-                self.node = node;
-                host.events.place(&self.path, self.node.clone());
+                // The bus is told only of a change: local children, the
+                // usual case, never take its lock.
+                if self.node != node {
+                    host.events.place(&self.path, node.clone());
+                    self.node = node;
+                }
                 self.running(host, &actor, heartbeat);
                 let event = match kind {
                     StartKind::Fresh => HealingEventKind::ChildStarted,
@@ -402,6 +406,12 @@ impl Child {
             (Incarnation::Restarting, _) => ChildState::Restarting,
             (Incarnation::Stopped | Incarnation::Removed, _) => ChildState::Stopped,
         }
+    }
+
+    /// The node its latest incarnation ran on, for a child on another
+    /// machine.
+    pub(crate) fn node(&self) -> Option<&str> {
+        self.node.as_deref()
     }
 
     /// This child as a node of the health snapshot (without children).

@@ -767,7 +767,9 @@ impl SupervisorState {
     fn remove(&mut self, serial: Serial) {
         if let Some(child) = self.children.remove(serial) {
             self.host.events.emit(&child.path, HealingEventKind::ChildRemoved);
-            self.host.events.place(&child.path, None);
+            if child.node().is_some() {
+                self.host.events.place(&child.path, None);
+            }
         }
     }
 
