@@ -30,6 +30,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -359,6 +360,9 @@ pub struct EventBus {
     /// event about it says where it ran. One entry per remote child, gone
     /// when the child is removed.
     placements: Arc<RwLock<HashMap<ChildPath, String>>>,
+    /// Whether any child was ever placed on another node: until then an
+    /// event reads no lock to learn that it has no node.
+    any_placed: Arc<AtomicBool>,
 }
 
 impl EventBus {
@@ -389,6 +393,7 @@ impl EventBus {
         Self {
             subscribers: hale_util::Broadcast::with_capacity(capacity),
             placements: Arc::default(),
+            any_placed: Arc::default(),
         }
     }
 
@@ -422,16 +427,19 @@ impl EventBus {
     pub(crate) fn place(&self, path: &ChildPath, node: Option<String>) {
         let mut placements = self.placements.write().unwrap_or_else(PoisonError::into_inner);
         match node {
-            Some(node) => placements.insert(path.clone(), node),
+            Some(node) => {
+                self.any_placed.store(true, Ordering::Release);
+                placements.insert(path.clone(), node)
+            }
             None => placements.remove(path),
         };
     }
 
     fn node_of(&self, path: &ChildPath) -> Option<String> {
-        let placements = self.placements.read().unwrap_or_else(PoisonError::into_inner);
-        if placements.is_empty() {
+        if !self.any_placed.load(Ordering::Acquire) {
             return None; // a tree with no remote child: the usual case
         }
+        let placements = self.placements.read().unwrap_or_else(PoisonError::into_inner);
         placements.get(path).cloned()
     }
 }

@@ -130,7 +130,8 @@ impl RetryPolicy {
         loop {
             attempt = attempt.saturating_add(1);
             bump(&counters.attempts);
-            // A supervised caller's heartbeat beats at every attempt.
+            // A supervised caller's heartbeat beats at every attempt (so
+            // also right after each backoff).
             report_progress();
             let result = match (deadline_at, deadline) {
                 (Some(at), Some(budget)) => timeout_at(at, operation()).await.unwrap_or_else(|_| {
@@ -189,7 +190,6 @@ impl RetryPolicy {
                 },
             );
             sleep(delay).await;
-            report_progress();
             previous_delay = Some(backoff);
         }
     }
